@@ -1,0 +1,9 @@
+/* The subcommand table: add a line here and a cli/cmd_NAME.c for each command. */
+#include "cli/cli.h"
+
+#include <stddef.h>
+
+const cli_cmd_t cli_commands[] = {
+    {"version", "Print the client and build versions", cli_cmd_version},
+    {NULL, NULL, NULL},
+};
