@@ -91,7 +91,7 @@ $(GEN)/py/%_pb2.py: proto/%.proto
 	  --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin $<
 $(B)/obj/gen/%.o: $(GEN)/%.c | $(PROTO_H)
 	@mkdir -p $(@D)
-	$(CC) $(GEN_CFLAGS) -c -o $@ $<
+	@$(CC) $(GEN_CFLAGS) -Icommon/include -c -o $@ $<
 $(B)/lib/libmesh_proto.a: $(PROTO_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
@@ -107,12 +107,12 @@ $(B)/obj/%.o: %.c | $(PROTO_H)
 # Each file listed here becomes a C array named after its path.
 EMBED := $(wildcard charts/cmesh-control-plane/values.yaml)
 EMBED_OBJ := $(B)/obj/gen/embedded.o
-$(GEN)/embedded.c: $(EMBED) mk/embed.sh
+$(GEN)/embedded.c: $(EMBED) mk/embed.sh Makefile
 	@mkdir -p $(@D)
 	sh mk/embed.sh $(EMBED) > $@
-$(EMBED_OBJ): $(GEN)/embedded.c
+$(EMBED_OBJ): $(GEN)/embedded.c common/include/mesh/embed.h
 	@mkdir -p $(@D)
-	$(CC) $(GEN_CFLAGS) -c -o $@ $<
+	@$(CC) $(GEN_CFLAGS) -Icommon/include -c -o $@ $<
 
 
 # --- binaries (each appears when its main exists) -----------------------------
