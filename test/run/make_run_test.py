@@ -20,6 +20,7 @@ class MakeRunTest(cmeshtest.MeshTestCase):
             # Shifted ports, so a newcomer's own `make run` may keep running.
             "CMESH_RUN_PORT_OFFSET": "20000",
             "CMESH_RUN_FOR": "120",
+            "MAKEFLAGS": "", "MFLAGS": "", "MAKELEVEL": "",
         }
         p = self.spawn(["make", "--no-print-directory", "run"], name="make-run", env=env)
         out = cmeshtest.wait_for(
