@@ -30,10 +30,11 @@ void mesh_buf_init(mesh_buf_t *b);
 int mesh_buf_reserve(mesh_buf_t *b, size_t extra) __attribute__((warn_unused_result));
 int mesh_buf_append(mesh_buf_t *b, const void *p, size_t n) __attribute__((warn_unused_result));
 int mesh_buf_appends(mesh_buf_t *b, const char *s) __attribute__((warn_unused_result));
-int mesh_buf_appendf(mesh_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), warn_unused_result));
+/* The printf forms may be used without checking where a short result is
+ * acceptable (error messages collected for display). */
+int mesh_buf_appendf(mesh_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int mesh_buf_vappendf(mesh_buf_t *b, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0), warn_unused_result));
+    __attribute__((format(printf, 2, 0)));
 /* Drops the first n bytes (all of them when n >= len). */
 void mesh_buf_consume(mesh_buf_t *b, size_t n);
 /* len = 0, memory kept. */
