@@ -115,6 +115,20 @@ $(EMBED_OBJ): $(GEN)/embedded.c common/include/mesh/embed.h
 	@$(CC) $(GEN_CFLAGS) -Icommon/include -c -o $@ $<
 
 
+# Which libraries each area links, so a half-written file elsewhere does not
+# stop another area from building (key: first directory under the repo or
+# under test/).
+lib_a = $(foreach l,$1,$(B)/lib/lib$l.a)
+LIBS_cli        := $(LIBS_A)
+LIBS_controller := $(call lib_a,dst mesh_grpc mesh_k8s mesh mesh_proto)
+LIBS_identity   := $(call lib_a,id mesh_grpc mesh_k8s mesh mesh_proto)
+LIBS_webhook    := $(call lib_a,wh mesh_k8s mesh mesh_proto)
+LIBS_proxy      := $(call lib_a,px mesh_grpc mesh mesh_proto)
+LIBS_common     := $(call lib_a,mesh_grpc mesh_k8s mesh mesh_proto)
+LIBS_proto      := $(call lib_a,mesh mesh_proto)
+LIBS_run        := $(call lib_a,mesh)
+libs_for = $(or $(LIBS_$(firstword $(subst /, ,$1))),$(LIBS_A))
+
 # --- binaries (each appears when its main exists) -----------------------------
 bin_of = $(strip \
   $(if $(filter cli/main.c,$1),cmesh,) \
@@ -126,10 +140,10 @@ bin_of = $(strip \
 BINS :=
 define BIN_template
 BINS += $(B)/bin/$(call bin_of,$1)
-$(B)/bin/$(call bin_of,$1): $(B)/obj/$(1:.c=.o) $(EMBED_OBJ) $$(LIBS_A)
+$(B)/bin/$(call bin_of,$1): $(B)/obj/$(1:.c=.o) $(EMBED_OBJ) $$(call libs_for,$1)
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
-	@$$(CC) $$(SANFLAGS) -o $$@ $(B)/obj/$(1:.c=.o) $(EMBED_OBJ) -Wl,--start-group $$(LIBS_A) -Wl,--end-group $$(LDLIBS_ALL)
+	@$$(CC) $$(SANFLAGS) -o $$@ $(B)/obj/$(1:.c=.o) $(EMBED_OBJ) -Wl,--start-group $$(call libs_for,$1) -Wl,--end-group $$(LDLIBS_ALL)
 endef
 $(foreach m,$(MAINS),$(eval $(call BIN_template,$m)))
 
@@ -144,10 +158,10 @@ RUNNERS += $(call runner_of,$1)
 $(GEN)/runner/$(subst /,_,$1).c: $$($(1)_TSRCS) mk/runner.sh
 	@mkdir -p $$(@D)
 	sh mk/runner.sh $$($(1)_TSRCS) > $$@
-$(call runner_of,$1): $$($(1)_TOBJS) $(B)/obj/gen/runner/$(subst /,_,$1).o $(EMBED_OBJ) $$(LIBS_A)
+$(call runner_of,$1): $$($(1)_TOBJS) $(B)/obj/gen/runner/$(subst /,_,$1).o $(EMBED_OBJ) $$(call libs_for,$(patsubst test/%,%,$1))
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
-	@$$(CC) $$(SANFLAGS) -o $$@ $$($(1)_TOBJS) $(B)/obj/gen/runner/$(subst /,_,$1).o $(EMBED_OBJ) -Wl,--start-group $$(LIBS_A) -Wl,--end-group $(CHECK_LIBS) $$(LDLIBS_ALL)
+	@$$(CC) $$(SANFLAGS) -o $$@ $$($(1)_TOBJS) $(B)/obj/gen/runner/$(subst /,_,$1).o $(EMBED_OBJ) -Wl,--start-group $$(call libs_for,$(patsubst test/%,%,$1)) -Wl,--end-group $(CHECK_LIBS) $$(LDLIBS_ALL)
 endef
 $(foreach d,$(TEST_DIRS),$(eval $(call TEST_template,$d)))
 $(B)/obj/gen/runner/%.o: $(GEN)/runner/%.c
