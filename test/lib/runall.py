@@ -71,7 +71,12 @@ def main():
         for f in py:
             if only and only not in f:
                 continue
-            out, rc, dt = run(["/usr/bin/python3", "-m", "unittest", "-v", f], env)
+            # discover with the file's own folder as top level: `-m unittest
+            # path/x_test.py` would import it as test.x..., and Python's own
+            # `test` package would shadow ours.
+            d, base = os.path.split(f)
+            out, rc, dt = run(["/usr/bin/python3", "-m", "unittest", "discover", "-v",
+                               "-s", d, "-t", d, "-p", base], env)
             sys.stdout.write(out)
             m = re.search(r"^Ran (\d+) tests?", out, re.M)
             n = int(m.group(1)) if m else 0
