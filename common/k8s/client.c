@@ -611,6 +611,16 @@ int mesh_k8s_watch_stream(mesh_k8s_client_t *c, const char *path, mesh_k8s_watch
     return do_request(c, "GET", path, NULL, NULL, 0, h, on_data, ud, res);
 }
 
+int mesh_k8s_get_cancellable(mesh_k8s_client_t *c, const char *path, mesh_k8s_watch_handle_t *h,
+                             mesh_k8s_result_t *res)
+{
+    if (atomic_load(&h->cancel)) {
+        memset(res, 0, sizeof(*res));
+        return 1;
+    }
+    return do_request(c, "GET", path, NULL, NULL, 0, h, NULL, NULL, res);
+}
+
 /* ---- paths --------------------------------------------------------------- */
 
 char *mesh_k8s_path(const char *group, const char *version, const char *ns, const char *resource,

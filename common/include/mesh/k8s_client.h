@@ -108,6 +108,11 @@ void mesh_k8s_watch_cancel(mesh_k8s_watch_handle_t *h);
 int mesh_k8s_watch_stream(mesh_k8s_client_t *c, const char *path, mesh_k8s_watch_handle_t *h,
                           mesh_k8s_data_cb on_data, void *ud, mesh_k8s_result_t *res);
 
+/* GET that mesh_k8s_watch_cancel(h) can interrupt (also during Retry-After
+ * waits): 0 on 2xx, 1 cancelled, -1 otherwise. For informer lists. */
+int mesh_k8s_get_cancellable(mesh_k8s_client_t *c, const char *path, mesh_k8s_watch_handle_t *h,
+                             mesh_k8s_result_t *res);
+
 /* Counters for tests and metrics. */
 typedef struct {
     unsigned long requests;       /* HTTP exchanges attempted, retries included */
