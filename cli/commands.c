@@ -5,5 +5,6 @@
 
 const cli_cmd_t cli_commands[] = {
     {"version", "Print the client and build versions", cli_cmd_version},
+    {"certs", "Generate a development PKI (trust anchor, issuer, serving certs)", cli_cmd_certs},
     {NULL, NULL, NULL},
 };

@@ -247,7 +247,7 @@ X509 *mesh_pki_cert_make(const mesh_pki_cert_spec_t *spec, EVP_PKEY *pub, X509 *
         goto fail;
     if (!X509_set_version(c, 2) || mesh_pki_set_random_serial(c) != 0)
         goto fail;
-    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+    if (!X509_NAME_add_entry_by_txt(name, "CN", V_ASN1_UTF8STRING,
                                     (const unsigned char *)spec->common_name, -1, -1, 0))
         goto fail;
     if (!X509_set_subject_name(c, name))

@@ -388,7 +388,7 @@ id_code_t id_ca_sign_cert(const id_issuer_t *iss, EVP_PKEY *pub, const char *ide
         goto out;
     if (!X509_set_version(c, 2) || mesh_pki_set_random_serial(c) != 0)
         goto out;
-    if (!X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+    if (!X509_NAME_add_entry_by_NID(name, NID_commonName, V_ASN1_UTF8STRING,
                                     (const unsigned char *)identity, -1, -1, 0) ||
         !X509_set_subject_name(c, name) || !X509_set_issuer_name(c, X509_get_subject_name(iss->cert)))
         goto out;

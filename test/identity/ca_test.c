@@ -285,6 +285,40 @@ START_TEST(test_ca_issuer_load_files)
 }
 END_TEST
 
+/* Identities are routinely longer than X.509's 64-byte CN bound; they must
+ * still sign (OpenSSL's string table would refuse them by default). */
+START_TEST(test_ca_sign_long_identity)
+{
+    const char *long_id = "cmesh-destination.some-long-namespace.serviceaccount.identity.cmesh.cluster.local";
+    ck_assert_int_gt(strlen(long_id), 64);
+    time_t now = time(NULL);
+    idfix_pki_t p;
+    idfix_pki_make(&p, now, 365 * DAY, 30 * DAY);
+    id_issuer_t *iss = make_issuer(&p);
+    idfix_csr_t spec = {IDFIX_P256, long_id, NULL, 0, 0};
+    char san[200];
+    snprintf(san, sizeof(san), "DNS:%s", long_id);
+    spec.san = san;
+    size_t len;
+    unsigned char *der = idfix_csr_der(&spec, &len, NULL);
+    X509_REQ *req = NULL;
+    ck_assert_int_eq(id_csr_check(der, len, long_id, &req, NULL), ID_OK);
+    EVP_PKEY *pub = X509_REQ_get_pubkey(req);
+    id_lifetime_t lt = {DAY, 20};
+    id_leaf_t leaf;
+    ck_assert_int_eq(id_ca_sign(iss, pub, long_id, now, &lt, &leaf), ID_OK);
+    X509 *c = d2i_cert(leaf.der, leaf.der_len);
+    ck_assert_int_eq(X509_check_host(c, long_id, 0, 0, NULL), 1);
+    X509_free(c);
+    id_leaf_free(&leaf);
+    EVP_PKEY_free(pub);
+    X509_REQ_free(req);
+    free(der);
+    id_issuer_unref(iss);
+    idfix_pki_free(&p);
+}
+END_TEST
+
 struct csr_case {
     const char *name;
     idfix_csr_t spec;
@@ -383,6 +417,7 @@ Suite *ca_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_ca_sign_leaf_template);
     tcase_add_test(tc, test_ca_sign_clamps_to_chain);
+    tcase_add_test(tc, test_ca_sign_long_identity);
     tcase_add_test(tc, test_ca_issuer_refusals);
     tcase_add_test(tc, test_ca_issuer_intermediate_chain);
     tcase_add_test(tc, test_ca_issuer_refcount);

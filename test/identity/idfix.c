@@ -65,7 +65,7 @@ unsigned char *idfix_csr_der(const idfix_csr_t *spec, size_t *len, EVP_PKEY **ke
     X509_REQ_set_version(req, 0);
     X509_NAME *name = X509_REQ_get_subject_name(req);
     if (spec->cn)
-        ck_assert(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)spec->cn, -1, -1, 0));
+        ck_assert(X509_NAME_add_entry_by_txt(name, "CN", V_ASN1_UTF8STRING, (const unsigned char *)spec->cn, -1, -1, 0));
     X509_REQ_set_pubkey(req, key);
     STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
     if (spec->san) {
