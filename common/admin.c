@@ -174,7 +174,7 @@ int mesh_admin_handle(mesh_admin_t *a, const char *prefix, mesh_admin_handler_cb
     return 0;
 }
 
-static int bind_socket(const char *listen_addr, uint16_t *port)
+static int bind_socket(const char *listen_addr, uint16_t *port, char *bound, size_t cap)
 {
     mesh_addr_t addr;
     struct sockaddr_storage ss;
@@ -191,6 +191,7 @@ static int bind_socket(const char *listen_addr, uint16_t *port)
     len = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         goto fail;
+    mesh_addr_format_sockaddr((struct sockaddr *)&ss, bound, cap);
     *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                            : ((struct sockaddr_in *)&ss)->sin_port);
     return fd;
@@ -206,7 +207,8 @@ int mesh_admin_start(mesh_admin_t *a, const char *listen_addr)
     if (a->daemon != NULL)
         return MESH_ADMIN_ERR_STATE;
     uint16_t port = 0;
-    int fd = bind_socket(listen_addr, &port);
+    char bound[MESH_ADDR_STR_MAX] = "";
+    int fd = bind_socket(listen_addr, &port, bound, sizeof(bound));
     if (fd < 0)
         return fd;
     a->daemon = MHD_start_daemon(
@@ -222,7 +224,7 @@ int mesh_admin_start(mesh_admin_t *a, const char *listen_addr)
         return MESH_ADMIN_ERR_START;
     }
     a->port = port;
-    mesh_log_info("admin", "serving on %s (port %u)", listen_addr, port);
+    mesh_log_info("admin", "serving on %s", bound);
     return 0;
 }
 
