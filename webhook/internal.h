@@ -1,0 +1,41 @@
+/*
+ * webhook/internal.h - helpers shared by the injector's files (not public).
+ */
+#ifndef WH_INTERNAL_H
+#define WH_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Most items a port list may hold; longer lists are refused. */
+#define WH_PORTS_MAX 256
+
+/* One item of a port list: a range lo..hi (lo == hi for one port), or, when
+ * names are allowed, a named container port (lo = hi = 0, name set). */
+typedef struct wh_port_item {
+    int lo, hi;
+    char name[16]; /* IANA_SVC_NAME: at most 15 characters */
+} wh_port_item_t;
+
+/* Parses "25,8080-8090, http" (items separated by commas, blanks around
+ * items ignored, empty items skipped). Returns the number of items, or -1 on
+ * a syntax error, a port outside 1..65535, a reversed range, a name when
+ * allow_names is false, or more than `cap` items. */
+int wh__ports_parse(const char *s, bool allow_names, wh_port_item_t *items, int cap);
+
+/* 1 when `port` falls in one of the ranges. */
+bool wh__ports_contains(const wh_port_item_t *items, int n, int port);
+
+/* Kubernetes resource quantity ("500m", "1.5", "64Mi", "1e3"): 1 if valid. */
+bool wh__quantity_valid(const char *s);
+/* A CPU quantity in millicores, rounded up; -1 when not a quantity. */
+long long wh__cpu_millis(const char *s);
+
+/* "10.0.0.0/8,fd00::/8": 1 when every item is an IPv4 or IPv6 CIDR. */
+bool wh__cidrs_valid(const char *s);
+
+/* 1 when `s` is a decimal integer in lo..hi (no sign, no blanks). */
+bool wh__parse_int(const char *s, long long lo, long long hi, long long *out);
+
+#endif
