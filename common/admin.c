@@ -35,6 +35,8 @@ typedef struct {
     bool too_large;
 } request_state_t;
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;

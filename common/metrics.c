@@ -229,11 +229,17 @@ static size_t value_len(const char *v)
     return n;
 }
 
+/* The i-th label value; a NULL array or entry reads as "". */
+static const char *value_at(const char *const *values, size_t i)
+{
+    return values != NULL && values[i] != NULL ? values[i] : "";
+}
+
 static uint64_t hash_values(const mesh_metric_family_t *f, const char *const *values)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (size_t i = 0; i < f->nlabels; i++) {
-        const char *v = values[i] ? values[i] : "";
+        const char *v = value_at(values, i);
         for (size_t j = 0, n = value_len(v); j < n; j++)
             h = (h ^ (unsigned char)v[j]) * 1099511628211ULL;
         h = (h ^ 0xff) * 1099511628211ULL; /* separator: ("a","b") != ("ab","") */
@@ -244,7 +250,7 @@ static uint64_t hash_values(const mesh_metric_family_t *f, const char *const *va
 static bool same_values(const mesh_metric_family_t *f, const mesh_metric_t *m, const char *const *values)
 {
     for (size_t i = 0; i < f->nlabels; i++) {
-        const char *v = values[i] ? values[i] : "";
+        const char *v = value_at(values, i);
         size_t n = value_len(v);
         if (strlen(m->values[i]) != n || memcmp(m->values[i], v, n) != 0)
             return false;
@@ -277,7 +283,7 @@ mesh_metric_t *mesh_metrics_series(mesh_metric_family_t *f, const char *const *v
     if ((m->values = mesh_calloc(f->nlabels + 1, sizeof(char *))) == NULL)
         goto overflow;
     for (size_t i = 0; i < f->nlabels; i++) {
-        const char *v = values[i] ? values[i] : "";
+        const char *v = value_at(values, i);
         if ((m->values[i] = mesh_strndup(v, value_len(v))) == NULL)
             goto overflow;
     }

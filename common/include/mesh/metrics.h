@@ -88,7 +88,7 @@ void mesh_metrics_set_series_max(mesh_metric_family_t *f, size_t max);
 uint64_t mesh_metrics_overflow(const mesh_metric_family_t *f);
 
 /* The series for `values` (one per label name, in order; NULL for a family
- * without labels), created on first use. Never NULL: past the cap, or out
+ * without labels; a NULL array or entry reads as ""), created on first use. Never NULL: past the cap, or out
  * of memory, it is the family's unrendered sink series. The pointer lives as
  * long as the registry. */
 mesh_metric_t *mesh_metrics_series(mesh_metric_family_t *f, const char *const *values);
