@@ -145,6 +145,11 @@ class KubeAPI:
         if self.proc is not None:
             self.proc.stop()
 
+    def request_log(self):
+        """The server's --log: one line per request, `METHOD PATH STATUS VERB`."""
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
     def output(self):
         """The server's stdout/stderr and request log, for failure messages."""
         out = self.proc.output() if self.proc else ""
