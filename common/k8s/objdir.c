@@ -96,7 +96,7 @@ static void take(mesh_k8s_informer_t *inf, json_t *byname, const char *file, jso
         return;
     const char *kind = json_string_value(json_object_get(o, "kind"));
     json_t *list = json_object_get(o, "items");
-    if (kind != NULL && strlen(kind) > 4 && strcmp(kind + strlen(kind) - 4, "List") == 0 &&
+    if (kind != NULL && strlen(kind) >= 4 && strcmp(kind + strlen(kind) - 4, "List") == 0 &&
         json_is_array(list)) {
         size_t i;
         json_t *it;
@@ -171,7 +171,7 @@ int k8s__objdir_load(mesh_k8s_informer_t *inf, const char *dir, json_t **items)
             json_error_t je;
             json_t *one = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
             if (one == NULL)
-                snprintf(err, sizeof(err), "line %d: %s", je.line, je.text);
+                snprintf(err, sizeof(err), "%s: line %d: %s", path, je.line, je.text);
             else if ((docs = json_array()) != NULL)
                 json_array_append_new(docs, one);
             else
@@ -180,7 +180,7 @@ int k8s__objdir_load(mesh_k8s_informer_t *inf, const char *dir, json_t **items)
             docs = NULL;
         }
         if (docs == NULL) {
-            mesh_log_warn("k8s", "objects-dir %s: %s (file skipped)", path, err);
+            mesh_log_warn("k8s", "objects-dir: %s (file skipped)", err);
             continue;
         }
         size_t j;

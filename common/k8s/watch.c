@@ -119,7 +119,9 @@ int mesh_k8s_watch_feed(mesh_k8s_watch_parser_t *p, const char *data, size_t len
 {
     int first_err = 0;
     size_t i = 0;
-    while (i < len) {
+    int once = 1; /* an empty feed still scans what a stop left buffered */
+    while (i < len || once) {
+        once = 0;
         if (p->skipping) {
             /* Discard an oversize value (scanner still tracks its end) or a
              * garbage run (ends at newline). */
