@@ -1,0 +1,147 @@
+/*
+ * px/conn.h - accepted connections, upstream connections and the per-thread
+ * worker that owns them. This is the layer protocol handlers (HTTP/1, raw
+ * TCP, later HTTP/2) are written against.
+ *
+ * Lifecycle of an accepted connection (px_conn_t):
+ *   accept -> target chosen (original destination) -> detect (first bytes,
+ *   PX_PROTO_*) -> a protocol handler takes the downstream socket -> the
+ *   handler calls px_conn_close -> tcp_close_total counted, the socket closed,
+ *   handler state released through conn->proto_free, memory freed after the
+ *   current dispatch round (px_loop_defer).
+ * An upstream (px_upstream_t) lives the same way: px_upstream_connect ->
+ * on_connect -> use -> px_upstream_release (back to the worker's idle pool
+ * when reusable) or px_upstream_close.
+ *
+ * Everything here runs on the worker's loop thread; nothing is locked.
+ */
+#ifndef PX_CONN_H
+#define PX_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "px/config.h"
+#include "px/list.h"
+#include "px/loop.h"
+#include "px/metrics.h"
+#include "px/sock.h"
+
+typedef enum { PX_DIR_INBOUND = 0, PX_DIR_OUTBOUND = 1 } px_dir_t;
+
+typedef struct px_proxy px_proxy_t;
+typedef struct px_worker px_worker_t;
+typedef struct px_conn px_conn_t;
+typedef struct px_upstream px_upstream_t;
+
+/* Idle upstream connections kept per worker, and how long. */
+#define PX_POOL_MAX_IDLE 256
+#define PX_POOL_IDLE_TIMEOUT_MS 10000
+/* Housekeeping period (metric eviction, drain checks). */
+#define PX_WORKER_TICK_MS 1000
+
+typedef struct px_listener {
+    px_io_t io;          /* accept readiness */
+    int fd;              /* listening socket, -1 when closed */
+    px_dir_t dir;        /* inbound or outbound */
+    px_addr_t addr;      /* bound address (port resolved) */
+    px_worker_t *worker;
+} px_listener_t;
+
+struct px_worker {
+    px_proxy_t *proxy;       /* process-wide state */
+    const px_config_t *cfg;  /* shared, read-only */
+    unsigned id;             /* 0..cores-1 */
+    px_loop_t *loop;
+    px_sock_queue_t queue;   /* sockets with output to flush */
+    px_metrics_shard_t *metrics; /* this thread's shard */
+    px_listener_t listeners[2]; /* [PX_DIR_INBOUND], [PX_DIR_OUTBOUND] */
+    px_list_t conns;         /* px_conn_t, for draining */
+    size_t nconns;           /* accepted connections alive */
+    px_list_t pool;          /* idle px_upstream_t */
+    size_t npool;
+    size_t nupstreams;       /* upstream connections alive (pooled included) */
+    bool draining;           /* graceful shutdown begun */
+    px_timer_t tick;         /* housekeeping */
+    void *admin;             /* admin server (worker 0 only) */
+};
+
+/* A protocol handler's hooks on an accepted connection. */
+typedef struct px_conn_proto {
+    const char *name;                 /* "http/1", "tcp", "h2" */
+    void (*drain)(px_conn_t *conn);   /* graceful shutdown began; may close */
+    void (*free)(px_conn_t *conn);    /* release handler state (conn->proto) */
+} px_conn_proto_t;
+
+struct px_conn {
+    px_sock_t sock;            /* downstream socket (first: see px_conn_of) */
+    px_worker_t *w;
+    px_dir_t dir;
+    px_list_t link;            /* in w->conns */
+    px_timer_t timer;          /* detect / header / idle timeout, owned by the handler */
+    px_deferred_t free_d;      /* deferred free */
+    px_addr_t peer;            /* client address */
+    px_addr_t target;          /* original destination, or the forward address */
+    bool has_target;           /* false: no original destination */
+    px_addr_t connect_to;      /* where upstream connections go */
+    px_labels_t tcp_labels;    /* direction, peer="src", target_*, tls */
+    const px_conn_proto_t *proto_ops; /* installed handler, NULL while detecting */
+    void *proto;               /* handler state */
+    bool closed;
+};
+
+struct px_upstream {
+    px_sock_t sock;            /* the connection to the target */
+    px_worker_t *w;
+    px_dir_t dir;
+    px_addr_t addr;            /* target */
+    px_list_t pool_link;       /* in w->pool while idle */
+    px_timer_t timer;          /* connect timeout, then pool idle timeout */
+    px_deferred_t free_d;
+    px_labels_t tcp_labels;    /* direction, peer="dst", target_*, tls */
+    bool connected;            /* tcp_open counted */
+    bool closed;
+    /* on_connect(up, 0) connected; (up, PX_ERR_TIMEOUT/REFUSED/...) failed,
+     * and the upstream is then already closed. */
+    void (*on_connect)(px_upstream_t *up, int status);
+    void *data;                /* the user */
+};
+
+/* Closes an accepted connection (idempotent): metrics, socket, handler state;
+ * memory is freed after this dispatch round. `err` is an errno (0 = clean)
+ * for the tcp_close_total errno label. */
+void px_conn_close(px_conn_t *conn, int err);
+
+/* Starts a connection to `addr` with the worker's connect timeout for
+ * `dir`. Returns NULL (out of memory or immediate failure: *err set to a
+ * PX_ERR_*) or the upstream; the outcome arrives via on_connect. */
+px_upstream_t *px_upstream_connect(px_worker_t *w, px_dir_t dir, const px_addr_t *addr,
+                                   void (*on_connect)(px_upstream_t *, int), void *data,
+                                   int *err);
+/* An idle pooled connection to `addr`, or NULL. */
+px_upstream_t *px_upstream_take(px_worker_t *w, const px_addr_t *addr);
+/* Returns the connection to the idle pool when `reusable` (and the pool has
+ * room and the worker is not draining), else closes it. */
+void px_upstream_release(px_upstream_t *up, bool reusable);
+/* Closes (idempotent); err as for px_conn_close. */
+void px_upstream_close(px_upstream_t *up, int err);
+
+/* Target labels target_addr/target_ip/target_port for an address. */
+void px_labels_target(px_labels_t *l, const px_addr_t *a);
+
+/* Protocol entry points (handlers take over conn->sock; bytes already read
+ * during detection are still in conn->sock.in). */
+void px_tcp_serve(px_conn_t *conn);
+void px_h1_serve(px_conn_t *conn);
+/* Relays raw bytes between conn and an upstream (connected or not): used for
+ * opaque connections and for HTTP/1 after a 101 Switching Protocols. */
+void px_tcp_relay(px_conn_t *conn, px_upstream_t *up);
+/* HTTP/2 handler. NULL until the HTTP/2 module installs itself; while NULL
+ * an HTTP/2 connection is relayed as opaque TCP. */
+extern void (*px_h2_serve)(px_conn_t *conn);
+
+/* Counts an error in {inbound,outbound}_tcp_errors_total{error=...}. */
+void px_conn_count_error(px_worker_t *w, px_dir_t dir, const char *error);
+
+#endif
