@@ -199,6 +199,8 @@ static void release(mesh_fswatch_t *w)
 
 mesh_fswatch_t *mesh_fswatch_start(const mesh_fswatch_config_t *cfg)
 {
+    if (cfg->dir == NULL || cfg->on_change == NULL)
+        return NULL;
     mesh_fswatch_t *w = mesh_calloc(1, sizeof(*w));
     if (w == NULL)
         return NULL;

@@ -45,8 +45,9 @@ typedef struct mesh_fswatch_config {
 } mesh_fswatch_config_t;
 
 /* Takes the initial fingerprint and starts the thread. The directory need
- * not exist yet (its watch is added when it appears). NULL when out of
- * memory or when a thread, pipe or inotify instance cannot be created. */
+ * not exist yet (its watch is added when it appears). NULL when dir or
+ * on_change is NULL, out of memory, or when a thread, pipe or inotify
+ * instance cannot be created. */
 mesh_fswatch_t *mesh_fswatch_start(const mesh_fswatch_config_t *cfg);
 
 /* Stops the thread (waits for a running callback), frees everything. NULL ok. */
