@@ -348,7 +348,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if pending:
                 raise pending
-            self._check_accept()
+            if route != self._not_found_plain:
+                self._check_accept()
             if isinstance(route, Route):
                 self._resource(method, verb, route)
             else:

@@ -284,6 +284,66 @@ class RestTest(MeshTestCase):
         self.assertIn({"group": "", "version": "v1", "kind": "Pod"},
                       [o["x-kubernetes-group-version-kind"] for o in ops])
 
+    def test_status_subresource_deletecollection_and_namespace_cascade(self):
+        a = self.req("POST", PODS, pod("a", {"x": "1"}), code=201)
+        a["status"] = {"phase": "Running", "podIP": "10.0.0.7"}
+        a["metadata"]["labels"] = {"ignored": "by-status"}
+        out = self.req("PUT", PODS + "/a/status", a, code=200)
+        self.assertEqual(out["status"]["podIP"], "10.0.0.7")
+        self.assertEqual(out["metadata"]["labels"], {"x": "1"})
+        out = self.req("PATCH", PODS + "/a/status", {"status": {"phase": "Succeeded"}},
+                       ctype=MERGE, code=200)
+        self.assertEqual(out["status"], {"phase": "Succeeded", "podIP": "10.0.0.7"})
+        self.req("GET", PODS + "/a/bogus", code=404)
+        self.req("POST", PODS, pod("b", {"x": "1"}), code=201)
+        self.req("POST", PODS, pod("c", {"x": "2"}), code=201)
+        gone = self.req("DELETE", PODS + "?labelSelector=x%3D1", code=200)
+        self.assertEqual(sorted(i["metadata"]["name"] for i in gone["items"]), ["a", "b"])
+        self.assertEqual([i["metadata"]["name"] for i in self.req("GET", PODS)["items"]], ["c"])
+        rv = self.req("GET", PODS)["metadata"]["resourceVersion"]
+        self.req("DELETE", "/api/v1/namespaces/demo", code=200)
+        self.req("GET", PODS + "/c", code=404)
+        w = self.api.watch(PODS + "?watch=1&timeoutSeconds=1&resourceVersion=" + rv)
+        self.assertEqual([(e["type"], e["object"]["metadata"]["name"]) for e in w.events()],
+                         [("DELETED", "c")])
+        w.close()
+
+
+class ObjectsDirTest(MeshTestCase):
+    def test_objects_are_loaded_at_start(self):
+        d = os.path.join(self.tmp, "objects")
+        os.makedirs(d)
+        with open(os.path.join(d, "a.yaml"), "w") as f:
+            f.write("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: emoji}\n"
+                    "spec: {ports: [{port: 80}]}\n---\n"
+                    "apiVersion: v1\nkind: List\nitems:\n"
+                    "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c1}}\n"
+                    "- {apiVersion: linkerd.io/v1alpha2, kind: ServiceProfile,\n"
+                    "   metadata: {name: web.emoji.svc.cluster.local, namespace: emoji}}\n")
+        with open(os.path.join(d, "b.json"), "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": "default", "labels": {"team": "core"}}}, f)
+        with open(os.path.join(d, "notes.txt"), "w") as f:
+            f.write("not an object")
+        api = kubeapi.start_for(self, objects=d)
+        self.assertEqual(api.request("GET", "/api/v1/namespaces/emoji/services/web")[0], 200)
+        self.assertEqual(api.request("GET", "/api/v1/namespaces/default/configmaps/c1")[0], 200)
+        self.assertEqual(api.request("GET", "/apis/linkerd.io/v1alpha2/namespaces/emoji/"
+                                     "serviceprofiles/web.emoji.svc.cluster.local")[0], 200)
+        ns = api.request("GET", "/api/v1/namespaces/default")[2]
+        self.assertEqual(ns["metadata"]["labels"]["team"], "core")
+
+    def test_bad_object_stops_the_server(self):
+        d = os.path.join(self.tmp, "objects")
+        os.makedirs(d)
+        with open(os.path.join(d, "x.yaml"), "w") as f:
+            f.write("apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n")
+        api = kubeapi.KubeAPI(os.path.join(self.tmp, "srv"), objects=d)
+        self.addCleanup(api.stop)
+        with self.assertRaises(RuntimeError) as cm:
+            api.start()
+        self.assertIn("unsupported object example.com/v1 Gizmo", str(cm.exception))
+
 
 if __name__ == "__main__":
     unittest.main()
