@@ -201,8 +201,11 @@ static int handle_pod(const wh_values_t *v, const wh_lookup_t *lk, const char *c
                       wh_review_reply_t *r)
 {
     char msg[256];
-    if (json_is_object(obj) && check_owner_refs(obj, msg, sizeof msg) < 0)
-        return deny(r, api, uid, msg);
+    if (json_is_object(obj) && check_owner_refs(obj, msg, sizeof msg) < 0) {
+        char m[300];
+        snprintf(m, sizeof m, "the object does not decode as a Pod: %s", msg);
+        return deny(r, api, uid, m);
+    }
     if (json_is_object(obj) && (ns == NULL || ns[0] == '\0'))
         ns = json_string_value(nn(json_object_get(nn(json_object_get(obj, "metadata")), "namespace")));
     json_t *ns_ann = (lk && lk->ns_annotations && ns && ns[0]) ? lk->ns_annotations(lk->ud, ns) : NULL;
