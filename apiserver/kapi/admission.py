@@ -17,7 +17,6 @@ import base64
 import binascii
 import http.client
 import json
-import math
 import socket
 import ssl
 import urllib.parse

@@ -94,8 +94,8 @@ class RestTest(MeshTestCase):
         self.assertGreater(int(b["metadata"]["resourceVersion"]),
                            int(a["metadata"]["resourceVersion"]))
         self.assertEqual(b["metadata"]["uid"], a["metadata"]["uid"])
-        stale["metadata"] = dict(stale["metadata"], resourceVersion=a["metadata"]["resourceVersion"],
-                                 labels={"v": "3"})
+        stale["metadata"] = dict(stale["metadata"], labels={"v": "3"},
+                                 resourceVersion=a["metadata"]["resourceVersion"])
         code, st = self.status("PUT", PODS + "/a", stale)
         self.assertEqual((code, st["reason"]), (409, "Conflict"))
         self.assertIn("the object has been modified", st["message"])
@@ -108,7 +108,8 @@ class RestTest(MeshTestCase):
         self.req("DELETE", PODS + "/a", code=404)
 
     def test_protobuf_body_and_accept(self):
-        code, st = self.status("POST", PODS, b"\x6b\x38\x73\x00", ctype="application/vnd.kubernetes.protobuf")
+        code, st = self.status("POST", PODS, b"\x6b\x38\x73\x00",
+                               ctype="application/vnd.kubernetes.protobuf")
         self.assertEqual((code, st["reason"]), (415, "UnsupportedMediaType"))
         # kubectl's typed clients ask for protobuf first; JSON is what they get.
         status, hdrs, body = self.api.request(
