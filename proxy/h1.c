@@ -389,7 +389,12 @@ static bool hop_by_hop(const px_h1_msg_t *m, const px_h1_header_t *h)
     for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
         if (px_h1_iequal(h->name, h->name_len, hop[i]))
             return true;
-    /* RFC 9110 §7.6.1: names listed in Connection are hop-by-hop too. */
+    /* RFC 9110 §7.6.1: names listed in Connection are hop-by-hop too, but
+     * never the ones framing and routing depend on ("Connection: Host" is a
+     * known trick to make a proxy drop them). */
+    if (px_h1_iequal(h->name, h->name_len, "host") ||
+        px_h1_iequal(h->name, h->name_len, "content-length"))
+        return false;
     listed_t l = {h->name, h->name_len, false};
     for (size_t i = 0; i < m->nheaders && !l.found; i++)
         if (px_h1_iequal(m->headers[i].name, m->headers[i].name_len, "connection"))
