@@ -291,6 +291,29 @@ static void start_exchange(h1_t *h, const px_h1_msg_t *m, const px_h1_framing_t 
     h->req_minor = m->minor_version;
     h->grpc_status = -1;
 
+    if (f->body == PX_H1_BODY_CHUNKED) {
+        /* Check the chunk framing already received before anything goes
+         * upstream, so a malformed body is a clean 400 with nothing sent.
+         * (Later bytes are checked as they stream; since we re-frame every
+         * chunk, a bad one then only truncates what the upstream sees.) */
+        px_h1_chunked_t probe = {0};
+        const char *p = px_buf_data(&conn->sock.in) + head_len;
+        size_t n = conn->sock.in.len - head_len;
+        while (n > 0) {
+            const char *d;
+            size_t dl;
+            bool done;
+            long c = px_h1_chunked_decode(&probe, p, n, &d, &dl, &done);
+            if (c < 0) {
+                respond_error(h, 400, "invalid_body");
+                return;
+            }
+            if (done || (c == 0 && dl == 0))
+                break;
+            p += c;
+            n -= (size_t)c;
+        }
+    }
     if (conn->has_target) {
         h->target = conn->connect_to;
     } else if (conn->dir == PX_DIR_OUTBOUND && w->cfg->outbound_target_from_host && f->authority &&
