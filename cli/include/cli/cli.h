@@ -37,5 +37,7 @@ const cli_cmd_t *cli_find(const char *name);
 /* Subcommand entry points, one file each (cli/cmd_NAME.c). */
 int cli_cmd_version(int argc, char **argv, cli_io_t *io);
 int cli_cmd_certs(int argc, char **argv, cli_io_t *io);
+int cli_cmd_inject(int argc, char **argv, cli_io_t *io);
+int cli_cmd_uninject(int argc, char **argv, cli_io_t *io);
 
 #endif
