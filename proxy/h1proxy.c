@@ -198,6 +198,7 @@ static void finish_exchange(h1_t *h)
     reset_exchange(h);
     h->state = H1_IDLE;
     px_timer_arm(conn->w->loop, &conn->timer, conn->w->cfg->http_idle_timeout_ms);
+    px_buf_free(&h->scratch);
     if (conn->sock.in.len == 0)
         px_buf_free(&conn->sock.in); /* idle connections keep no buffer */
     px_sock_read_start(&conn->sock);
