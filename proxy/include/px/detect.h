@@ -5,7 +5,9 @@
  *
  *   - the HTTP/2 connection preface "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
  *     -> PX_PROTO_H2;
- *   - a request line "TOKEN SP TARGET SP HTTP/1.x CRLF" -> PX_PROTO_H1;
+ *   - a request line "TOKEN SP TARGET SP HTTP/1.x CRLF" -> PX_PROTO_H1; a
+ *     well-known method (GET, POST, ...) followed by SP is enough, so that a
+ *     malformed rest of the line gets a 400 rather than an opaque relay;
  *   - anything else -> PX_PROTO_OPAQUE, as soon as the bytes rule out both;
  *   - a prefix of either form -> PX_PROTO_NEED_MORE; the caller gives up
  *     (opaque) after its detect timeout or PX_DETECT_MAX bytes.
