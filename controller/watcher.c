@@ -63,12 +63,15 @@ static const char *meta(const json_t *o, const char *k)
     return json_string_value(json_object_get(json_object_get(o, "metadata"), k));
 }
 
-static int obj_key(const json_t *o, char *buf, size_t cap)
+static int obj_key(dst_res_t res, const json_t *o, char *buf, size_t cap)
 {
     const char *ns = meta(o, "namespace"), *name = meta(o, "name");
     if (name == NULL)
         return -1;
-    int n = snprintf(buf, cap, "%s/%s", ns ? ns : "", name);
+    /* Both TrafficSplit versions may be watched and show the same object:
+     * keep one entry per version so deleting one leaves the other. */
+    const char *ver = res == DST_RES_SPLIT ? json_string_value(json_object_get(o, "apiVersion")) : NULL;
+    int n = snprintf(buf, cap, "%s/%s%s%s", ns ? ns : "", name, ver ? "@" : "", ver ? ver : "");
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
@@ -488,7 +491,7 @@ void dst_watcher_apply(dst_watcher_t *w, dst_res_t res, const json_t *old, const
 {
     const json_t *any = obj ? obj : old;
     char key[KEY_MAX];
-    if (res >= DST_RES_COUNT || any == NULL || obj_key(any, key, sizeof key) != 0)
+    if (res >= DST_RES_COUNT || any == NULL || obj_key(res, any, key, sizeof key) != 0)
         return;
     pthread_mutex_lock(&w->mu);
     const json_t *prev = json_object_get(w->objs[res], key);
