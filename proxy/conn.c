@@ -9,8 +9,9 @@
 #include "mesh/log.h"
 #include "mesh/mem.h"
 #include "px/err.h"
+#include "px/h2.h"
 
-void (*px_h2_serve)(px_conn_t *conn) = NULL;
+void (*px_h2_serve)(px_conn_t *conn) = px_h2_serve_conn;
 
 void px_labels_target(px_labels_t *l, const px_addr_t *a)
 {
