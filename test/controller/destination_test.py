@@ -122,7 +122,7 @@ class DestinationTest(MeshTestCase):
         return s
 
     def base_objects(self):
-        self.put(service("web", ip="10.96.0.10"))
+        self.put(service("web"))
         self.put({"apiVersion": "apps/v1", "kind": "ReplicaSet",
                   "metadata": {"name": "web-5d9c", "namespace": NS,
                                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
