@@ -12,8 +12,9 @@
  * Server-streaming /x.Test/Stream:
  *   "count:N[:SIZE]" a separate thread sends "m0".."m<N-1>" (padded with '.'
  *                    to SIZE bytes), retrying while the queue is full, then OK
- *   "flood:SIZE"     a separate thread sends SIZE-byte messages until send
- *                    reports the queue full, then finishes RESOURCE_EXHAUSTED
+ *   "flood:SIZE[:US]" a separate thread sends SIZE-byte messages (pausing US
+ *                    microseconds after each) until send reports the queue
+ *                    full, then finishes RESOURCE_EXHAUSTED
  *   "hold"           sends "ready" and keeps the stream open until it ends
  *   "reject:CODE"    finishes at once with CODE
  */

@@ -125,6 +125,7 @@ typedef struct sender {
     int flood;   /* 1: until full */
     long count;
     size_t size;
+    long pace_us; /* flood: pause between successful sends */
 } sender_t;
 
 static void *sender_main(void *arg)
@@ -134,8 +135,11 @@ static void *sender_main(void *arg)
     if (sd->flood) {
         memset(msg, 'f', sd->size);
         int sent = 0, rc;
-        while ((rc = mesh_grpc_stream_send(sd->s, msg, sd->size)) == 0)
+        while ((rc = mesh_grpc_stream_send(sd->s, msg, sd->size)) == 0) {
             sent++;
+            if (sd->pace_us)
+                usleep((useconds_t)sd->pace_us);
+        }
         pthread_mutex_lock(&lock);
         st.flood_sent = sent;
         pthread_mutex_unlock(&lock);
@@ -189,8 +193,11 @@ static void echo_stream(void *user, const mesh_grpc_call_info_t *info, const uin
     memset(sd, 0, sizeof(*sd));
     sd->s = s;
     if (strncmp(text, "flood:", 6) == 0) {
+        char *end;
         sd->flood = 1;
-        sd->size = strtoul(text + 6, NULL, 10);
+        sd->size = strtoul(text + 6, &end, 10);
+        if (*end == ':')
+            sd->pace_us = strtol(end + 1, NULL, 10);
     } else if (strncmp(text, "count:", 6) == 0) {
         char *end;
         sd->count = strtol(text + 6, &end, 10);
