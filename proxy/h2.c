@@ -504,8 +504,8 @@ static void start_request(h2_stream_t *s)
     }
     size_t n;
     nghttp2_nv *nv = hl_nv(&s->req_h, &n);
-    hl_clear(&s->req_h);
     if (nv == NULL) {
+        hl_clear(&s->req_h);
         s->error = "nomem";
         submit_status(s, 503);
         return;
@@ -513,6 +513,7 @@ static void start_request(h2_stream_t *s)
     nghttp2_data_provider dp = {.source.ptr = s, .read_callback = req_read};
     int32_t id = nghttp2_submit_request(u->side.ng, NULL, nv, n, s->req_eof ? NULL : &dp, s);
     mesh_free(nv);
+    hl_clear(&s->req_h); /* after the submit: nv pointed into these */
     if (id < 0) {
         s->error = "upstream_submit";
         submit_status(s, 502);
@@ -784,13 +785,13 @@ static void submit_response(h2_stream_t *s)
 {
     size_t n;
     nghttp2_nv *nv = hl_nv(&s->resp_h, &n);
-    hl_clear(&s->resp_h);
     int rv = -1;
     if (nv) {
         nghttp2_data_provider dp = {.source.ptr = s, .read_callback = resp_read};
         rv = nghttp2_submit_response(s->d->side.ng, s->down_id, nv, n, s->resp_eof ? NULL : &dp);
         mesh_free(nv);
     }
+    hl_clear(&s->resp_h);
     s->resp_submitted = true;
     if (rv != 0)
         nghttp2_submit_rst_stream(s->d->side.ng, NGHTTP2_FLAG_NONE, s->down_id, NGHTTP2_INTERNAL_ERROR);
