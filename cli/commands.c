@@ -8,5 +8,6 @@ const cli_cmd_t cli_commands[] = {
     {"certs", "Generate a development PKI (trust anchor, issuer, serving certs)", cli_cmd_certs},
     {"inject", "Add the cmesh proxy (or the inject annotation) to Kubernetes manifests", cli_cmd_inject},
     {"uninject", "Remove the cmesh proxy from Kubernetes manifests", cli_cmd_uninject},
+    {"diagnostics", "Show what the destination service answers (endpoints, profile)", cli_cmd_diagnostics},
     {NULL, NULL, NULL},
 };

@@ -39,5 +39,6 @@ int cli_cmd_version(int argc, char **argv, cli_io_t *io);
 int cli_cmd_certs(int argc, char **argv, cli_io_t *io);
 int cli_cmd_inject(int argc, char **argv, cli_io_t *io);
 int cli_cmd_uninject(int argc, char **argv, cli_io_t *io);
+int cli_cmd_diagnostics(int argc, char **argv, cli_io_t *io);
 
 #endif
