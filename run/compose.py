@@ -47,7 +47,9 @@ class Ctx:
         self.trust_domain = "cluster.local"
 
     def port(self, p):
-        """A well-known port shifted by the run's offset."""
+        """A well-known port shifted by the run's offset. Keep offset + port
+        below 32768 (Linux's ephemeral range starts there) so an outgoing
+        connection never holds the port we want to listen on."""
         return p + self.offset
 
     def addr(self, p):

@@ -9,7 +9,7 @@ PYTHON = "/usr/bin/python3"
 def entries(ctx):
     if not ctx.has_bin("cmesh-proxy"):
         return []
-    app = ctx.addr(18080)
+    app = ctx.addr(7080)
     admin = ctx.addr(4191)
     inbound = ctx.addr(4143)
     proxy_env = {
