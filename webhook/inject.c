@@ -540,6 +540,23 @@ static json_t *str(const char *s)
     return json_string(s);
 }
 
+/* A command line of words separated by spaces (values like
+ * "/usr/bin/cmesh-proxy await"), as an exec array; never NULL on success. */
+static json_t *words(const char *line)
+{
+    json_t *a = json_array();
+    const char *p = line;
+    while (a != NULL && *p) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n > 0)
+            json_array_append_new(a, json_stringn(p, n));
+        p += n;
+    }
+    return a;
+}
+
 static json_t *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *strf(const char *fmt, ...)
 {
@@ -865,11 +882,12 @@ static json_t *proxy_container(ctx_t *x)
         }
     } else {
         json_t *lc = json_object();
-        if (c->await)
-            json_object_set_new(lc, "postStart",
-                                json_pack("{s:{s:[s, o, o]}}", "exec", "command", v->await_command,
-                                          strf("--timeout=%s", AWAIT_TIMEOUT),
-                                          strf("--port=%lld", c->port_admin)));
+        if (c->await) {
+            json_t *cmd = words(v->await_command);
+            json_array_append_new(cmd, strf("--timeout=%s", AWAIT_TIMEOUT));
+            json_array_append_new(cmd, strf("--port=%lld", c->port_admin));
+            json_object_set_new(lc, "postStart", json_pack("{s:{s:o}}", "exec", "command", cmd));
+        }
         if (c->wait_before_exit > 0)
             json_object_set_new(lc, "preStop",
                                 json_pack("{s:{s:[s, o]}}", "exec", "command", "/bin/sleep",
