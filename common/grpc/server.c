@@ -28,9 +28,12 @@ bool mesh__grpc_on_cq_thread(const mesh_grpc_server_t *srv)
     return tl_cq_server == srv;
 }
 
-static void ring(mesh_grpc_server_t *srv)
+/* Called with ready_lock held: the cq thread destroys the bell under the same
+ * lock, so a late ring (stop() racing the final drain) finds NULL, not a
+ * freed channel. */
+static void ring_locked(mesh_grpc_server_t *srv)
 {
-    if (atomic_exchange(&srv->bell_armed, true))
+    if (srv->bell == NULL || atomic_exchange(&srv->bell_armed, true))
         return;
     grpc_channel_watch_connectivity_state(srv->bell, GRPC_CHANNEL_IDLE,
                                           gpr_inf_past(GPR_CLOCK_MONOTONIC), srv->cq,
@@ -50,12 +53,10 @@ void mesh__grpc_server_schedule(mesh_grpc_server_t *srv, struct mesh_grpc_stream
         else
             srv->ready_head = c;
         srv->ready_tail = c;
+        if (!mesh__grpc_on_cq_thread(srv))
+            ring_locked(srv);
     }
     pthread_mutex_unlock(&srv->ready_lock);
-    /* Ringing under c->lock matters: the cq thread marks a call ended under
-     * that lock, and the bell is destroyed only once every call has ended. */
-    if (added && !mesh__grpc_on_cq_thread(srv))
-        ring(srv);
 }
 
 static void drain_ready(mesh_grpc_server_t *srv)
@@ -103,8 +104,10 @@ static void *cq_main(void *arg)
             finishing = true;
             grpc_server_destroy(srv->server);
             srv->server = NULL;
+            pthread_mutex_lock(&srv->ready_lock);
             grpc_channel_destroy(srv->bell);
             srv->bell = NULL;
+            pthread_mutex_unlock(&srv->ready_lock);
             grpc_completion_queue_shutdown(srv->cq);
         }
     }
@@ -288,7 +291,9 @@ void mesh_grpc_server_stop(mesh_grpc_server_t *srv)
     grpc_server_cancel_all_calls(srv->server);
     /* From here on the cq thread may destroy srv->server; make it look. */
     atomic_store(&srv->cancel_done, true);
-    ring(srv);
+    pthread_mutex_lock(&srv->ready_lock);
+    ring_locked(srv);
+    pthread_mutex_unlock(&srv->ready_lock);
     pthread_join(srv->cq_thread, NULL);
     if (srv->use_pool)
         mesh__grpc_pool_stop(&srv->pool);

@@ -429,6 +429,80 @@ START_TEST(test_grpc_tls_names)
 }
 END_TEST
 
+START_TEST(test_grpc_mtls_required)
+{
+    char sdir[64], cdir[64], scrt[128], skey[128], ccrt[128], ckey[128];
+    make_cert(sdir, sizeof(sdir), "server.test");
+    make_cert(cdir, sizeof(cdir), "client.test");
+    snprintf(scrt, sizeof(scrt), "%s/crt.pem", sdir);
+    snprintf(skey, sizeof(skey), "%s/key.pem", sdir);
+    snprintf(ccrt, sizeof(ccrt), "%s/crt.pem", cdir);
+    snprintf(ckey, sizeof(ckey), "%s/key.pem", cdir);
+    fixture_t f;
+    /* The client's self-signed cert is its own CA. */
+    up(&f, (mesh_grpc_server_config_t){.tls_cert_file = scrt, .tls_key_file = skey,
+                                       .tls_client_ca_file = ccrt, .require_client_cert = 1});
+    mesh_grpc_client_t *c;
+    mesh_grpc_result_t r;
+    mesh_grpc_client_config_t cc = {.target = f.target, .tls_root_ca_file = scrt,
+                                    .tls_server_name = "server.test",
+                                    .tls_cert_file = ccrt, .tls_key_file = ckey};
+    ck_assert_int_eq(mesh_grpc_client_new(&cc, &c), 0);
+    ck_assert_int_eq(mesh_grpc_client_unary(c, ECHO_UNARY, "m", 1, 5000, &r), 0);
+    ck_assert_int_eq(r.code, MESH_GRPC_STATUS_OK);
+    mesh_grpc_result_free(&r);
+    mesh_grpc_client_free(c);
+    /* Without a client certificate the handshake is refused. */
+    ck_assert_int_eq(tls_call(f.target, scrt, "server.test"), MESH_GRPC_STATUS_UNAVAILABLE);
+    /* A client cert signed by nobody the server trusts: refused too. */
+    cc.tls_cert_file = scrt;
+    cc.tls_key_file = skey;
+    ck_assert_int_eq(mesh_grpc_client_new(&cc, &c), 0);
+    ck_assert_int_eq(mesh_grpc_client_unary(c, ECHO_UNARY, "m", 1, 5000, &r), 0);
+    ck_assert_int_eq(r.code, MESH_GRPC_STATUS_UNAVAILABLE);
+    mesh_grpc_result_free(&r);
+    mesh_grpc_client_free(c);
+    /* Half a client pair is a configuration error. */
+    cc.tls_key_file = NULL;
+    ck_assert_int_eq(mesh_grpc_client_new(&cc, &c), MESH_GRPC_EINVAL);
+    down(&f);
+    rm_dir(sdir);
+    rm_dir(cdir);
+}
+END_TEST
+
+START_TEST(test_grpc_inline_handlers)
+{
+    /* workers < 0: handlers run on the cq thread; sends from there must not
+     * need the doorbell, sends from the sender threads still do. */
+    fixture_t f;
+    up(&f, (mesh_grpc_server_config_t){.workers = -1, .stream_queue_max = 2});
+    mesh_grpc_result_t r = call(&f, ECHO_UNARY, "inline", 5000);
+    ck_assert_int_eq(r.code, MESH_GRPC_STATUS_OK);
+    ck_assert_mem_eq(r.body, "inline", 6);
+    mesh_grpc_result_free(&r);
+    mesh_grpc_client_stream_t *st;
+    ck_assert_int_eq(mesh_grpc_client_stream_open(f.cli, ECHO_STREAM, "hold", 4, -1, &st), 0);
+    uint8_t *m;
+    size_t n;
+    ck_assert_int_eq(mesh_grpc_client_stream_next(st, 5000, &m, &n), 1);
+    ck_assert_mem_eq(m, "ready", 5);
+    mesh_free(m);
+    mesh_grpc_client_stream_free(st);
+    ck_assert(echo_wait("done_cancelled", 1, 5000));
+    ck_assert_int_eq(mesh_grpc_client_stream_open(f.cli, ECHO_STREAM, "count:300", 9, 10000, &st), 0);
+    int got = 0, rc;
+    while ((rc = mesh_grpc_client_stream_next(st, 5000, &m, &n)) == 1) {
+        mesh_free(m);
+        got++;
+    }
+    ck_assert_int_eq(got, 300);
+    ck_assert_int_eq(mesh_grpc_client_stream_status(st, NULL), MESH_GRPC_STATUS_OK);
+    mesh_grpc_client_stream_free(st);
+    down(&f);
+}
+END_TEST
+
 START_TEST(test_grpc_concurrent_streams)
 {
     enum { N = 50, PER = 40 };
@@ -493,6 +567,8 @@ Suite *grpc_layer_suite(void)
     tcase_add_test(tc, test_grpc_max_recv);
     tcase_add_test(tc, test_grpc_bad_config);
     tcase_add_test(tc, test_grpc_tls_names);
+    tcase_add_test(tc, test_grpc_mtls_required);
+    tcase_add_test(tc, test_grpc_inline_handlers);
     tcase_add_test(tc, test_grpc_concurrent_streams);
     tcase_add_test(tc, test_grpc_unary_rate);
     suite_add_tcase(s, tc);
