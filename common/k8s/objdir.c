@@ -161,7 +161,7 @@ int k8s__objdir_load(mesh_k8s_informer_t *inf, const char *dir, json_t **items)
         qsort(names, n, sizeof(*names), cmp_str); /* later files win, deterministically */
     json_t *byname = json_object();
     for (size_t i = 0; i < n && byname != NULL; i++) {
-        char path[4096], err[512];
+        char path[4096], err[1024];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         struct stat st;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
@@ -171,7 +171,7 @@ int k8s__objdir_load(mesh_k8s_informer_t *inf, const char *dir, json_t **items)
             json_error_t je;
             json_t *one = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
             if (one == NULL)
-                snprintf(err, sizeof(err), "%s: line %d: %s", path, je.line, je.text);
+                snprintf(err, sizeof(err), "%.700s: line %d: %.200s", path, je.line, je.text);
             else if ((docs = json_array()) != NULL)
                 json_array_append_new(docs, one);
             else
