@@ -12,7 +12,7 @@
 # suites; every test directory gets one runner whose main is generated from the
 # `Suite *NAME_suite(void)` functions its files define.
 
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+VERSION    ?= $(shell cat VERSION 2>/dev/null || echo 0.0.0-unknown)
 B          ?= build
 SANITIZE   ?=
 ERR        ?= 0
