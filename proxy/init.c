@@ -400,6 +400,26 @@ static int add_port_rules(px_init_plan_t *plan, const px_init_config_t *cfg, con
     return 0;
 }
 
+/* RETURN for the ignored subnets of this family: by source inbound ("-s"),
+ * by destination outbound ("-d"). */
+static int add_subnet_rules(px_init_plan_t *plan, const px_init_config_t *cfg, const char *bin,
+                            const char *chain, const char *match, int ipv6)
+{
+    for (int i = 0; i < cfg->subnets_ignore.n; i++) {
+        if (cfg->subnets_ignore.is_v6[i] != ipv6)
+            continue;
+        px_init_cmd_t *c = cmd_new(plan, cfg, bin);
+        if (c == NULL)
+            return -1;
+        cmd_addv(c, (const char *const[]){"-A", chain, "-p", "tcp", match,
+                                          cfg->subnets_ignore.cidr[i], "-j", "RETURN", NULL});
+        char what[120];
+        snprintf(what, sizeof(what), "ignore-subnet-%s", cfg->subnets_ignore.cidr[i]);
+        cmd_comment(c, what);
+    }
+    return 0;
+}
+
 int px_init_build(const px_init_config_t *cfg, int ipv6, px_init_plan_t *plan)
 {
     const char *bin = firewall_bin(cfg, ipv6);
@@ -434,17 +454,8 @@ int px_init_build(const px_init_config_t *cfg, int ipv6, px_init_plan_t *plan)
     if (add_port_rules(plan, cfg, bin, REDIRECT_CHAIN, &cfg->inbound_ignore, "RETURN", NULL,
                        "ignore-port") != 0)
         return -1;
-    for (int i = 0; i < cfg->subnets_ignore.n; i++) {
-        if (cfg->subnets_ignore.is_v6[i] != ipv6)
-            continue;
-        if (!(c = cmd_new(plan, cfg, bin)))
-            return -1;
-        cmd_addv(c, (const char *const[]){"-A", REDIRECT_CHAIN, "-p", "tcp", "-s",
-                                          cfg->subnets_ignore.cidr[i], "-j", "RETURN", NULL});
-        char what[120];
-        snprintf(what, sizeof(what), "ignore-subnet-%s", cfg->subnets_ignore.cidr[i]);
-        cmd_comment(c, what);
-    }
+    if (add_subnet_rules(plan, cfg, bin, REDIRECT_CHAIN, "-s", ipv6) != 0)
+        return -1;
     if (cfg->ports_to_redirect.n > 0) {
         if (add_port_rules(plan, cfg, bin, REDIRECT_CHAIN, &cfg->ports_to_redirect, "REDIRECT",
                            in_port, "redirect-port") != 0)
@@ -485,17 +496,8 @@ int px_init_build(const px_init_config_t *cfg, int ipv6, px_init_plan_t *plan)
     if (add_port_rules(plan, cfg, bin, OUTPUT_CHAIN, &cfg->outbound_ignore, "RETURN", NULL,
                        "ignore-port") != 0)
         return -1;
-    for (int i = 0; i < cfg->subnets_ignore.n; i++) {
-        if (cfg->subnets_ignore.is_v6[i] != ipv6)
-            continue;
-        if (!(c = cmd_new(plan, cfg, bin)))
-            return -1;
-        cmd_addv(c, (const char *const[]){"-A", OUTPUT_CHAIN, "-p", "tcp", "-d",
-                                          cfg->subnets_ignore.cidr[i], "-j", "RETURN", NULL});
-        char what[120];
-        snprintf(what, sizeof(what), "ignore-subnet-%s", cfg->subnets_ignore.cidr[i]);
-        cmd_comment(c, what);
-    }
+    if (add_subnet_rules(plan, cfg, bin, OUTPUT_CHAIN, "-d", ipv6) != 0)
+        return -1;
     if (!(c = cmd_new(plan, cfg, bin)))
         return -1;
     cmd_addv(c, (const char *const[]){"-A", OUTPUT_CHAIN, "-p", "tcp", "-j", "REDIRECT",
