@@ -1,6 +1,7 @@
 /* The test service of echo.h, plus a stand-alone main for the Python test. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,17 +225,20 @@ static void echo_stream(void *user, const mesh_grpc_call_info_t *info, const uin
 static void echo_done(void *user, mesh_grpc_stream_t *s, int cancelled)
 {
     (void)user;
+    bool held = mesh_grpc_stream_data(s) == HELD_MARK;
+    if (held)
+        mesh_grpc_stream_set_data(s, NULL);
+    /* One critical section, so a waiter on "done" also sees "held" updated. */
     pthread_mutex_lock(&lock);
     st.done++;
     if (cancelled)
         st.done_cancelled++;
+    if (held)
+        st.held--;
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
-    if (mesh_grpc_stream_data(s) == HELD_MARK) {
-        mesh_grpc_stream_set_data(s, NULL);
-        bump(&st.held, -1);
+    if (held)
         mesh_grpc_stream_release(s);
-    }
 }
 
 int echo_register(mesh_grpc_server_t *srv)
