@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "mesh/buf.h"
 #include "mesh/log.h"
+#include "px/await.h"
 #include "px/config.h"
 #include "px/proxy.h"
 
@@ -15,8 +17,10 @@
 
 static px_config_t cfg;
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "await") == 0)
+        return px_await_main(argc - 1, argv + 1);
     mesh_log_set_component("proxy");
     mesh_buf_t errors = MESH_BUF_INIT, warnings = MESH_BUF_INIT;
     int nerr = px_config_load(&cfg, &px_env_process, &errors, &warnings);
