@@ -116,7 +116,7 @@ class World:
         env = {"LINKERD2_PROXY_INBOUND_LISTEN_ADDR": "0.0.0.0:4143",
                "LINKERD2_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:4140",
                "LINKERD2_PROXY_ADMIN_LISTEN_ADDR": "0.0.0.0:4191",
-               "LINKERD2_PROXY_LOG": "warn",
+               "LINKERD2_PROXY_LOG": os.environ.get("CMESH_TEST_PROXY_LOG", "warn"),
                "LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD": "20s",
                "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0"}
         env.update(extra_env or {})
