@@ -10,117 +10,13 @@ import grpc
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from cmeshtest import MeshTestCase, bin_path, free_port, http_get, wait_for  # noqa: E402
-import kubeapi  # noqa: E402
-from dstclient import Stream, addrs  # noqa: E402
-
-NS = "demo"
-DOM = "cluster.local"
-WEB = "web.demo.svc.cluster.local:80"
+from cmeshtest import free_port, wait_for  # noqa: E402
+from dstclient import addrs  # noqa: E402
+from dstworld import NS, PATHS, WEB, DstCase, eslice, pod, service  # noqa: E402
 
 
-def service(name, port=80, target=8080, ip=None):
-    s = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
-         "spec": {"ports": [{"name": "http", "port": port, "targetPort": target}]}}
-    if ip:
-        s["spec"]["clusterIP"] = ip
-    return s
 
-
-def pod(name, ip, meshed=True, owner=("ReplicaSet", "web-5d9c"), annotations=None):
-    p = {"apiVersion": "v1", "kind": "Pod",
-         "metadata": {"name": name, "namespace": NS, "labels": {},
-                      "ownerReferences": [{"apiVersion": "v1", "kind": owner[0], "name": owner[1],
-                                           "uid": "u-" + owner[1], "controller": True}]},
-         "spec": {"serviceAccountName": "web-sa", "containers": [{"name": "app", "image": "x"}]},
-         "status": {"podIP": ip}}
-    if meshed:
-        p["metadata"]["labels"]["linkerd.io/control-plane-ns"] = "cmesh"
-    if annotations:
-        p["metadata"]["annotations"] = annotations
-    return p
-
-
-def eslice(name, svc, eps, port=8080):
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": name, "namespace": NS,
-                         "labels": {"kubernetes.io/service-name": svc}},
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}, "zone": "z1",
-                           "targetRef": {"kind": "Pod", "namespace": NS, "name": pn}}
-                          for (ip, pn, ready) in eps],
-            "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}
-
-
-PATHS = {"Service": "/api/v1/namespaces/demo/services",
-         "Pod": "/api/v1/namespaces/demo/pods",
-         "EndpointSlice": "/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices",
-         "ReplicaSet": "/apis/apps/v1/namespaces/demo/replicasets",
-         "Job": "/apis/batch/v1/namespaces/demo/jobs",
-         "ServiceProfile": "/apis/linkerd.io/v1alpha2/namespaces/demo/serviceprofiles"}
-
-
-class DestinationTest(MeshTestCase):
-    def setUp(self):
-        super().setUp()
-        self.api = kubeapi.start_for(self)
-        st, _, body = self.api.request("POST", "/api/v1/namespaces",
-                                       {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-        self.assertIn(st, (200, 201, 409), body)
-
-    # ---- helpers ----
-
-    def path_of(self, obj):
-        if obj["kind"] == "TrafficSplit":
-            return "/apis/%s/namespaces/demo/trafficsplits" % obj["apiVersion"]
-        return PATHS[obj["kind"]]
-
-    def put(self, obj):
-        base = self.path_of(obj)
-        st, _, body = self.api.request("POST", base, obj)
-        if st == 409:
-            cur = self.api.request("GET", base + "/" + obj["metadata"]["name"])[2]
-            obj = json.loads(json.dumps(obj))
-            obj["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
-            st, _, body = self.api.request("PUT", base + "/" + obj["metadata"]["name"], obj)
-        self.assertIn(st, (200, 201), body)
-
-    def delete(self, obj):
-        st, _, body = self.api.request("DELETE", self.path_of(obj) + "/" + obj["metadata"]["name"])
-        self.assertIn(st, (200, 202), body)
-
-    def start_dst(self, *extra, source=None, wait_ready=True):
-        self.port, self.admin = free_port(), free_port()
-        src = source or ["--kubeconfig", self.api.kubeconfig]
-        self.proc = self.spawn([bin_path("cmesh-destination"), "--insecure",
-                                "--addr", "127.0.0.1:%d" % self.port,
-                                "--admin-addr", "127.0.0.1:%d" % self.admin] + src + list(extra))
-        if wait_ready:
-            wait_for(lambda: self.ready() == 200 or not self.proc.alive(), timeout=20, what="/ready")
-            self.assertTrue(self.proc.alive(), self.proc.output())
-        self.chan = grpc.insecure_channel("127.0.0.1:%d" % self.port)
-        self.addCleanup(self.chan.close)
-
-    def ready(self):
-        try:
-            return http_get("http://127.0.0.1:%d/ready" % self.admin)[0]
-        except Exception:
-            return 0
-
-    def metric(self, name):
-        body = http_get("http://127.0.0.1:%d/metrics" % self.admin)[1]
-        if isinstance(body, bytes):
-            body = body.decode()
-        for line in body.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return float(line.split()[-1])
-        return None
-
-    def get(self, path, method="Get"):
-        s = Stream(self.chan, method, path)
-        self.addCleanup(s.cancel)
-        return s
-
+class DestinationTest(DstCase):
     def base_objects(self):
         self.put(service("web"))
         self.put({"apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -217,12 +113,6 @@ class DestinationTest(MeshTestCase):
         self.assertEqual(s.wait_end(timeout=10), grpc.StatusCode.UNAVAILABLE)
         self.assertGreaterEqual(time.time() - t0, 1.5)
 
-    def metric_ok(self):
-        try:
-            return self.metric("destination_streams_open") is not None
-        except Exception:
-            return False
-
     def test_split_and_service_profile(self):
         self.base_objects()
         for v in ("web-v1", "web-v2", "web-v3"):
@@ -284,7 +174,7 @@ class DestinationTest(MeshTestCase):
         self.put(pod("other", "10.0.9.9"))
         self.assertTrue(p.empty_for(0.5))
         # ClusterIP and pod IP profiles
-        ip = self.api.request("GET", PATHS["Service"] + "/web")[2]["spec"]["clusterIP"]
+        ip = self.api.request("GET", PATHS["Service"] % NS + "/web")[2]["spec"]["clusterIP"]
         cip = self.get("%s:80" % ip, method="GetProfile").next()
         self.assertEqual(cip.fully_qualified_name, "web.demo.svc.cluster.local")
         ep = self.get("10.0.0.1:8080", method="GetProfile").next()
