@@ -32,6 +32,9 @@
 #define NS "fault"
 #define CM_PATH "/api/v1/namespaces/" NS "/configmaps"
 
+/* Records a failure without leaving the test, so the server is always stopped. */
+#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "failed: %s (line %d)\n", #cond, __LINE__); fails++; } } while (0)
+
 /* ---- the stand-in server ------------------------------------------------ */
 
 typedef struct {
@@ -40,7 +43,9 @@ typedef struct {
     char dir[64];
 } apiserver_t;
 
-static int apiserver_start(apiserver_t *a, const char *history)
+/* tls_cert/tls_key/token may be NULL. */
+static int apiserver_start_ex(apiserver_t *a, const char *history, const char *tls_cert, const char *tls_key,
+                              const char *token)
 {
     const char *root = getenv("CMESH_ROOT");
     char script[512], portfile[128];
@@ -63,9 +68,22 @@ static int apiserver_start(apiserver_t *a, const char *history)
         if (freopen(errpath, "w", stderr) == NULL) /* the server's tracebacks on reset sockets */
             _exit(126);
         const char *log = getenv("CMESH_KAPI_LOG"); /* debugging aid: the server's request log */
-        execl("/usr/bin/python3", "python3", script, "--listen", "127.0.0.1:0", "--port-file", portfile,
-              "--history", history, "--bookmark-interval", "0.3", "--log", log ? log : "/dev/null",
-              (char *)NULL);
+        const char *argv[24] = {"python3", script, "--listen", "127.0.0.1:0", "--port-file", portfile,
+                                "--history", history, "--bookmark-interval", "0.3", "--log",
+                                log ? log : "/dev/null"};
+        int n = 12;
+        if (tls_cert != NULL) {
+            argv[n++] = "--tls-cert";
+            argv[n++] = tls_cert;
+            argv[n++] = "--tls-key";
+            argv[n++] = tls_key;
+        }
+        if (token != NULL) {
+            argv[n++] = "--token";
+            argv[n++] = token;
+        }
+        argv[n] = NULL;
+        execv("/usr/bin/python3", (char *const *)argv);
         _exit(127);
     }
     if (a->pid < 0)
@@ -85,6 +103,11 @@ static int apiserver_start(apiserver_t *a, const char *history)
         usleep(10000);
     }
     return -1;
+}
+
+static int apiserver_start(apiserver_t *a, const char *history)
+{
+    return apiserver_start_ex(a, history, NULL, NULL, NULL);
 }
 
 static void apiserver_stop(apiserver_t *a)
@@ -456,7 +479,6 @@ START_TEST(test_fault_client_retry_after_and_status)
     mesh_k8s_client_t *ctl = mesh_k8s_client_new(cfg, &nr);
     mesh_k8s_result_t r;
     int fails = 0;
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "failed: %s (line %d)\n", #cond, __LINE__); fails++; } } while (0)
 
     /* 429 with Retry-After: 1 is waited out and retried. */
     CHECK(post_fault(ctl, "{\"fail_next\":1,\"status\":429,\"retry_after\":1,\"verb\":\"list\"}") == 0);
@@ -541,12 +563,95 @@ START_TEST(test_fault_client_retry_after_and_status)
 }
 END_TEST
 
+/* TLS from a kubeconfig (CA data, wrong CA), bearer token from a token file,
+ * and a 401 making the client re-read a rotated token. */
+START_TEST(test_fault_client_tls_kubeconfig_token)
+{
+    char dir[64] = "/tmp/cmesh-k8stls-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem "
+             "-out crt.pem -days 1 -subj /CN=kube -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout other.key "
+             "-out other.pem -days 1 -subj /CN=other >/dev/null 2>&1 && "
+             "printf 'tok-1\n' > token",
+             dir);
+    ck_assert_int_eq(system(cmd), 0);
+    char crt[128], key[128];
+    snprintf(crt, sizeof(crt), "%s/crt.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    apiserver_t srv = {0};
+    /* The server accepts one token; the token file will rotate away from it and back. */
+    int started = apiserver_start_ex(&srv, "100", crt, key, "tok-1") == 0;
+    int fails = 0;
+    if (started) {
+        /* kubeconfig: CA as base64 data, token from a relative tokenFile. */
+        snprintf(cmd, sizeof(cmd),
+                 "cd %s && { printf 'current-context: t\\ncontexts:\\n- name: t\\n  context: {cluster: c, user: u}\\n"
+                 "clusters:\\n- name: c\\n  cluster:\\n    server: https://127.0.0.1:%d\\n"
+                 "    certificate-authority-data: '; base64 -w0 crt.pem; printf '\\nusers:\\n- name: u\\n  user: {tokenFile: token}\\n'; } > kc && "
+                 "{ printf 'current-context: t\\ncontexts:\\n- name: t\\n  context: {cluster: c, user: u}\\n"
+                 "clusters:\\n- name: c\\n  cluster:\\n    server: https://127.0.0.1:%d\\n"
+                 "    certificate-authority: other.pem\\nusers:\\n- name: u\\n  user: {tokenFile: token}\\n'; } > kc-wrong",
+                 dir, srv.port, srv.port);
+        CHECK(system(cmd) == 0);
+        char kc[128], err[512];
+        snprintf(kc, sizeof(kc), "%s/kc", dir);
+        mesh_k8s_config_t *cfg = NULL;
+        CHECK(mesh_k8s_config_from_kubeconfig(kc, NULL, &cfg, err, sizeof(err)) == 0);
+        if (cfg != NULL) {
+            mesh_k8s_client_opts_t co = {.qps = -1};
+            mesh_k8s_client_t *c = mesh_k8s_client_new(cfg, &co);
+            mesh_k8s_result_t r;
+            CHECK(mesh_k8s_get(c, "/api/v1/namespaces/default", &r) == 0 && r.status == 200);
+            mesh_k8s_result_free(&r);
+            /* The file rotates to a token the server refuses: still cached,
+             * so the request succeeds; after the cache is dropped, 401. */
+            snprintf(cmd, sizeof(cmd), "printf 'bad\\n' > %s/token", dir);
+            CHECK(system(cmd) == 0);
+            CHECK(mesh_k8s_get(c, "/api/v1/namespaces/default", &r) == 0);
+            mesh_k8s_result_free(&r);
+            mesh_k8s_config_token_invalidate(cfg);
+            CHECK(mesh_k8s_get(c, "/api/v1/namespaces/default", &r) == -1 && r.status == 401);
+            CHECK(r.reason && strcmp(r.reason, "Unauthorized") == 0);
+            mesh_k8s_result_free(&r);
+            /* The 401 itself invalidated the cache: fixing the file is enough. */
+            snprintf(cmd, sizeof(cmd), "printf 'tok-1\\n' > %s/token", dir);
+            CHECK(system(cmd) == 0);
+            CHECK(mesh_k8s_get(c, "/api/v1/namespaces/default", &r) == 0);
+            mesh_k8s_result_free(&r);
+            mesh_k8s_client_free(c);
+            mesh_k8s_config_free(cfg);
+        }
+        /* A CA that did not sign the server's certificate: TLS fails. */
+        snprintf(kc, sizeof(kc), "%s/kc-wrong", dir);
+        cfg = NULL;
+        CHECK(mesh_k8s_config_from_kubeconfig(kc, NULL, &cfg, err, sizeof(err)) == 0);
+        if (cfg != NULL) {
+            mesh_k8s_client_t *c = mesh_k8s_client_new(cfg, NULL);
+            mesh_k8s_result_t r;
+            CHECK(mesh_k8s_get(c, "/api", &r) == -1 && r.status == 0 && r.message != NULL);
+            mesh_k8s_result_free(&r);
+            mesh_k8s_client_free(c);
+            mesh_k8s_config_free(cfg);
+        }
+        apiserver_stop(&srv);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    ck_assert_msg(started, "cannot start apiserver/kubeapi.py with TLS");
+    ck_assert_int_eq(fails, 0);
+}
+END_TEST
+
 Suite *k8s_fault_suite(void)
 {
     Suite *s = suite_create("k8s_fault");
     TCase *tc = tcase_create("apiserver");
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, test_fault_client_retry_after_and_status);
+    tcase_add_test(tc, test_fault_client_tls_kubeconfig_token);
     tcase_add_test(tc, test_fault_informer_1000_faults);
     suite_add_tcase(s, tc);
     return s;
