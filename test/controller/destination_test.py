@@ -15,6 +15,9 @@ from dstclient import addrs  # noqa: E402
 from dstworld import NS, PATHS, WEB, DstCase, eslice, pod, service  # noqa: E402
 
 
+# API answer delay for the stream-before-sync test (below DST_SYNC_WAIT_MS).
+SLOW_LIST_MS = 1000
+
 
 class DestinationTest(DstCase):
     def base_objects(self):
@@ -112,6 +115,24 @@ class DestinationTest(DstCase):
         s = self.get(WEB)
         self.assertEqual(s.wait_end(timeout=10), grpc.StatusCode.UNAVAILABLE)
         self.assertGreaterEqual(time.time() - t0, 1.5)
+
+    def test_stream_before_sync_answered_at_sync(self):
+        # Every API answer takes SLOW_LIST_MS, so the informers sync about
+        # then; a stream opened before that gets its first message at sync.
+        self.base_objects()
+        self.api.faults(delay_ms=SLOW_LIST_MS)
+        self.addCleanup(self.api.faults, reset=True)
+        self.start_dst(wait_ready=False)
+        wait_for(lambda: self.metric_ok(), timeout=15, what="admin")
+        t0 = time.time()
+        s = self.get(WEB)
+        self.assertEqual(self.ready(), 503)  # opened before sync
+        u = s.next(timeout=5)
+        took = time.time() - t0
+        self.assertEqual((u.WhichOneof("update"), addrs(u)), ("add", {"10.0.0.1:8080", "10.0.0.2:8080"}))
+        self.assertEqual(self.ready(), 200)
+        self.assertLess(took, 2.0)
+        self.assertIsNone(s.code)
 
     def test_split_and_service_profile(self):
         self.base_objects()
