@@ -385,7 +385,7 @@ static void listed_elem(const char *e, size_t n, void *arg)
 static bool hop_by_hop(const px_h1_msg_t *m, const px_h1_header_t *h)
 {
     static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
-                                      "trailer", "transfer-encoding", "upgrade"};
+                                      "transfer-encoding", "upgrade"};
     for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
         if (px_h1_iequal(h->name, h->name_len, hop[i]))
             return true;
@@ -527,6 +527,8 @@ long px_h1_chunked_decode(px_h1_chunked_t *d, const char *p, size_t n, const cha
             d->line = 0;
             d->digits = 0;
             d->state = d->remaining ? CH_DATA : CH_TRAILER;
+            if (d->state == CH_TRAILER && d->keep_trailers)
+                return (long)i; /* the caller takes the section from here */
             break;
         case CH_DATA: {
             /* Return the data at once so it stays contiguous. */
@@ -555,6 +557,8 @@ long px_h1_chunked_decode(px_h1_chunked_t *d, const char *p, size_t n, const cha
             i++;
             break;
         case CH_TRAILER:
+            if (d->keep_trailers && d->line == 0)
+                return (long)i; /* stopped before the section (see above) */
             if (c == '\r') {
                 d->state = CH_END_LF;
             } else if (IS_TCHAR(c)) {
@@ -591,4 +595,47 @@ long px_h1_chunked_decode(px_h1_chunked_t *d, const char *p, size_t n, const cha
     }
     *done = d->state == CH_DONE;
     return (long)i;
+}
+
+bool px_h1_chunked_at_trailers(const px_h1_chunked_t *d)
+{
+    return d->keep_trailers && d->state == CH_TRAILER && d->line == 0;
+}
+
+void px_h1_chunked_finish(px_h1_chunked_t *d) { d->state = CH_DONE; }
+
+int px_h1_parse_trailers(const char *p, size_t n, px_h1_msg_t *m)
+{
+    m->method = m->target = m->reason = NULL;
+    m->method_len = m->target_len = m->reason_len = 0;
+    m->status = 0;
+    m->minor_version = 1;
+    long r = parse_headers(p, n, 0, m);
+    if (r == PX_H1_INCOMPLETE)
+        return n > PX_H1_MAX_TRAILERS ? PX_H1_ERR_LARGE : PX_H1_INCOMPLETE;
+    if (r > PX_H1_MAX_TRAILERS)
+        return PX_H1_ERR_LARGE;
+    return (int)r;
+}
+
+int px_h1_write_trailers(px_buf_t *out, size_t max, const px_h1_msg_t *m)
+{
+    /* RFC 9110 §6.5.1: fields that frame, route or describe the message
+     * must not come late; a recipient may drop them, and we do. */
+    static const char *const banned[] = {"content-length", "host", "trailer"};
+    APPENDS("0\r\n");
+    for (size_t i = 0; m && i < m->nheaders; i++) {
+        const px_h1_header_t *h = &m->headers[i];
+        bool drop = hop_by_hop(m, h);
+        for (size_t k = 0; !drop && k < sizeof(banned) / sizeof(banned[0]); k++)
+            drop = px_h1_iequal(h->name, h->name_len, banned[k]);
+        if (drop)
+            continue;
+        APPEND(h->name, h->name_len);
+        APPENDS(": ");
+        APPEND(h->value, h->value_len);
+        APPENDS("\r\n");
+    }
+    APPENDS("\r\n");
+    return 0;
 }

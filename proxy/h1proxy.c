@@ -9,10 +9,19 @@
  * Bodies are streamed in both directions with backpressure: a source is read
  * only while its sink holds less than PX_SOCK_OUT_HIGH unsent bytes, and the
  * sink's on_written (drained) resumes it. Chunked bodies are decoded and
- * re-encoded (extensions and trailers are dropped), so what reaches the
- * peer is framed by us, never passed through unchecked. Pipelined requests
- * wait in the downstream buffer (bounded by its in_max) until the exchange
- * before them completes.
+ * re-encoded (extensions are dropped, trailers are parsed, filtered and
+ * forwarded), so what reaches the peer is framed by us, never passed through
+ * unchecked. A close-delimited response is re-framed as chunked toward an
+ * HTTP/1.1 client, so its connection stays reusable. Pipelined requests wait
+ * in the downstream buffer (bounded by its in_max) until the exchange before
+ * them completes.
+ *
+ * A pooled upstream connection may have been closed by the server just as
+ * we reused it (the keep-alive race, RFC 9112 §9.3.1): when it fails before
+ * any response byte, the request is sent again, once, on a new connection.
+ * That needs every request byte already sent: the head is still in
+ * `scratch`, and body bytes are copied to `replay` (up to PX_H1_REPLAY_MAX)
+ * while the connection is a reused one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +40,9 @@
 #define PX_H1_LINGER_MS 5000
 /* Largest request head we re-write (ours may add a few headers). */
 #define PX_H1_SCRATCH_MAX (PX_H1_MAX_HEAD + 1024)
+/* Request body bytes kept for a retry on a reused upstream connection; a
+ * request that streams more than this is not retried. */
+#define PX_H1_REPLAY_MAX (64 * 1024)
 
 enum { H1_IDLE, H1_HEAD, H1_EXCHANGE, H1_CLOSING };
 
@@ -42,6 +54,10 @@ typedef struct h1 {
     px_deferred_t free_d;     /* used when the connection becomes a tunnel */
     px_buf_t scratch;         /* head being re-written */
     bool counted;             /* request_total was counted for this exchange */
+    bool reused;              /* the upstream came from the idle pool */
+    bool replay_ok;           /* every body byte sent upstream is in `replay` */
+    px_buf_t replay;          /* request body as sent upstream (reused upstream only) */
+    uint64_t up_in0;          /* up->sock.bytes_in when this exchange took it */
     bool head_req;            /* the request is HEAD */
     bool upgrade_req;         /* the request asked for an upgrade */
     bool req_keep_alive;      /* the client allows another request */
@@ -54,6 +70,7 @@ typedef struct h1 {
     bool resp_started;        /* any response bytes (even 1xx) sent downstream */
     bool resp_done;           /* response fully relayed */
     bool resp_keep_alive;     /* the upstream allows reuse */
+    bool resp_chunk_out;      /* close-delimited response re-framed as chunked */
     px_h1_body_t resp_body;   /* response body framing */
     uint64_t resp_left;
     px_h1_chunked_t resp_ch;
@@ -137,9 +154,21 @@ static void enter_closing(h1_t *h)
 {
     px_conn_t *conn = h->conn;
     h->state = H1_CLOSING;
+    px_buf_free(&h->replay);
     px_sock_read_stop(&conn->sock);
     px_sock_shutdown(&conn->sock);
     px_timer_arm(conn->w->loop, &conn->timer, PX_H1_LINGER_MS);
+}
+
+/* The upstream broke the message it was sending (a bad chunk, say): the
+ * upstream connection is closed, and the client gets what was already
+ * relayed followed by a close, so the unterminated body shows the failure. */
+static void abort_response(h1_t *h, int err, const char *error)
+{
+    count_response(h, h->resp_head ? h->status : 0, error);
+    px_conn_count_error(h->conn->w, h->conn->dir, error);
+    drop_upstream(h, err);
+    enter_closing(h);
 }
 
 /* Answers with an error status and closes; only before any response byte. */
@@ -168,11 +197,14 @@ static void reset_exchange(h1_t *h)
 {
     h->up = NULL;
     h->counted = h->head_req = h->upgrade_req = false;
+    h->reused = h->replay_ok = false;
     h->req_done = h->resp_head = h->resp_started = h->resp_done = h->resp_keep_alive = false;
+    h->resp_chunk_out = false;
     h->req_body = h->resp_body = PX_H1_BODY_NONE;
     h->req_left = h->resp_left = 0;
     memset(&h->req_ch, 0, sizeof(h->req_ch));
     memset(&h->resp_ch, 0, sizeof(h->resp_ch));
+    h->req_ch.keep_trailers = h->resp_ch.keep_trailers = true;
     h->status = 0;
     h->grpc_status = -1;
 }
@@ -191,19 +223,24 @@ static void finish_exchange(h1_t *h)
     h->up = NULL;
     if (up)
         px_upstream_release(up, h->resp_keep_alive && h->req_minor == 1 && h->req_done);
+    px_buf_free(&h->replay);
     if (h->close_down || conn->w->draining || !h->req_keep_alive) {
         enter_closing(h);
         return;
     }
     reset_exchange(h);
     h->state = H1_IDLE;
-    px_timer_arm(conn->w->loop, &conn->timer, conn->w->cfg->http_idle_timeout_ms);
-    px_buf_free(&h->scratch);
-    if (conn->sock.in.len == 0)
-        px_buf_free(&conn->sock.in); /* idle connections keep no buffer */
-    px_sock_read_start(&conn->sock);
-    if (conn->sock.in.len > 0)
+    if (conn->sock.in.len > 0) {
         try_parse(h); /* a pipelined request is already here */
+        return;
+    }
+    px_buf_free(&conn->sock.in); /* idle connections keep no buffer */
+    if (conn->sock.flags & PX_SOCK_FLAG_EOF) {
+        enter_closing(h); /* half-closed: every request it sent is answered */
+        return;
+    }
+    px_timer_arm(conn->w->loop, &conn->timer, conn->w->cfg->http_idle_timeout_ms);
+    px_sock_read_start(&conn->sock);
 }
 
 /* --- targets ------------------------------------------------------------------ */
@@ -256,6 +293,33 @@ static bool same_addr(const px_addr_t *a, const px_addr_t *b)
 }
 
 /* --- exchange start --------------------------------------------------------------- */
+
+static void on_connect(px_upstream_t *up, int status);
+static void attach_upstream(h1_t *h, px_upstream_t *up);
+
+/* Sends the request again on a new connection when the reused one failed
+ * before answering (see the top of the file). Returns true when the retry is
+ * under way (h->up replaced), false when the caller must report the error. */
+static bool retry_stale(h1_t *h, int err)
+{
+    px_upstream_t *up = h->up;
+    if (up == NULL || !h->reused || !h->replay_ok || h->resp_started ||
+        up->sock.bytes_in != h->up_in0 || up->sock.in.len > 0)
+        return false;
+    px_worker_t *w = h->conn->w;
+    h->reused = false; /* a fresh connection is never retried */
+    drop_upstream(h, err);
+    int cerr = 0;
+    up = px_upstream_connect(w, h->conn->dir, &h->target, on_connect, h, &cerr);
+    if (up == NULL)
+        return false;
+    attach_upstream(h, up);
+    if (px_sock_write(&up->sock, px_buf_data(&h->scratch), h->scratch.len) != 0 ||
+        px_sock_write(&up->sock, px_buf_data(&h->replay), h->replay.len) != 0)
+        return false;
+    px_buf_free(&h->replay);
+    return true;
+}
 
 static void on_connect(px_upstream_t *up, int status)
 {
@@ -347,6 +411,8 @@ static void start_exchange(h1_t *h, const px_h1_msg_t *m, const px_h1_framing_t 
 
     px_upstream_t *up = px_upstream_take(w, &h->target);
     bool pooled = up != NULL;
+    h->reused = pooled;
+    h->replay_ok = pooled;
     if (!pooled) {
         int err = 0;
         up = px_upstream_connect(w, conn->dir, &h->target, on_connect, h, &err);
@@ -356,6 +422,7 @@ static void start_exchange(h1_t *h, const px_h1_msg_t *m, const px_h1_framing_t 
         }
     }
     attach_upstream(h, up);
+    h->up_in0 = up->sock.bytes_in;
     if (px_sock_write(&up->sock, px_buf_data(&h->scratch), h->scratch.len) != 0) {
         respond_error(h, 502, "io");
         return;
@@ -372,6 +439,15 @@ static void try_parse(h1_t *h)
     px_h1_framing_t f;
     int r = px_h1_parse_request(px_buf_data(&conn->sock.in), conn->sock.in.len, &m);
     if (r == PX_H1_INCOMPLETE) {
+        if (conn->sock.flags & PX_SOCK_FLAG_EOF) {
+            /* A partial head with FIN is dropped; a response still queued
+             * (the client half-closed) is flushed first. */
+            if (px_sock_pending(&conn->sock) == 0)
+                px_conn_close(conn, 0);
+            else
+                enter_closing(h);
+            return;
+        }
         if (h->state == H1_IDLE && conn->sock.in.len > 0) {
             h->state = H1_HEAD;
             px_timer_arm(conn->w->loop, &conn->timer, conn->w->cfg->http_header_timeout_ms);
@@ -402,10 +478,45 @@ static int write_chunk(px_sock_t *s, const char *p, size_t n)
     return 0;
 }
 
-/* Moves body bytes from src->in to dst per framing. Returns 1 when the body
- * is complete, 0 when more is needed (or dst is full), -1 malformed, -2 I/O. */
+/* The trailer section of a chunked body, once all of it is buffered: parsed,
+ * filtered, and written after the last chunk. Returns as relay_body. */
+static __attribute__((noinline)) int relay_trailers(px_sock_t *src, px_sock_t *dst,
+                                                    px_h1_chunked_t *ch)
+{
+    const char *p = px_buf_data(&src->in);
+    size_t n = src->in.len;
+    if (n >= 2 && p[0] == '\r' && p[1] == '\n') { /* none: the usual case */
+        px_buf_consume(&src->in, 2);
+        px_h1_chunked_finish(ch);
+        return px_sock_write(dst, "0\r\n\r\n", 5) ? -2 : 1;
+    }
+    px_h1_msg_t *m = mesh_malloc(sizeof(*m));
+    if (m == NULL)
+        return -2;
+    int r = px_h1_parse_trailers(p, n, m), ret = 0;
+    if (r == PX_H1_INCOMPLETE) {
+        ret = 0; /* PX_H1_MAX_TRAILERS < in_max: the rest can still come */
+    } else if (r < 0) {
+        ret = -1;
+    } else {
+        px_buf_t out = PX_BUF_INIT;
+        ret = px_h1_write_trailers(&out, PX_H1_MAX_TRAILERS + 16, m) != 0 ||
+                      px_sock_write(dst, px_buf_data(&out), out.len) != 0
+                  ? -2
+                  : 1;
+        px_buf_free(&out);
+        px_buf_consume(&src->in, (size_t)r);
+        px_h1_chunked_finish(ch);
+    }
+    mesh_free(m);
+    return ret;
+}
+
+/* Moves body bytes from src->in to dst per framing (`chunk_out`: frame a
+ * close-delimited body as chunks). Returns 1 when the body is complete, 0
+ * when more is needed (or dst is full), -1 malformed, -2 I/O. */
 static int relay_body(px_sock_t *src, px_sock_t *dst, px_h1_body_t body, uint64_t *left,
-                      px_h1_chunked_t *ch)
+                      px_h1_chunked_t *ch, bool chunk_out)
 {
     while (src->in.len > 0) {
         if (px_sock_pending(dst) >= PX_SOCK_OUT_HIGH)
@@ -417,7 +528,7 @@ static int relay_body(px_sock_t *src, px_sock_t *dst, px_h1_body_t body, uint64_
                 n = (size_t)*left;
             if (n > PX_SOCK_OUT_HIGH)
                 n = PX_SOCK_OUT_HIGH;
-            if (px_sock_write(dst, p, n) != 0)
+            if ((chunk_out ? write_chunk(dst, p, n) : px_sock_write(dst, p, n)) != 0)
                 return -2;
             px_buf_consume(&src->in, n);
             if (body == PX_H1_BODY_LENGTH) {
@@ -427,6 +538,8 @@ static int relay_body(px_sock_t *src, px_sock_t *dst, px_h1_body_t body, uint64_
             }
             continue;
         }
+        if (px_h1_chunked_at_trailers(ch))
+            return relay_trailers(src, dst, ch);
         const char *data;
         size_t dlen;
         bool done;
@@ -438,7 +551,7 @@ static int relay_body(px_sock_t *src, px_sock_t *dst, px_h1_body_t body, uint64_
         px_buf_consume(&src->in, (size_t)c);
         if (done)
             return px_sock_write(dst, "0\r\n\r\n", 5) ? -2 : 1;
-        if (c == 0)
+        if (c == 0 && !px_h1_chunked_at_trailers(ch))
             return 0;
     }
     return body == PX_H1_BODY_LENGTH && *left == 0 ? 1 : 0;
@@ -450,7 +563,18 @@ static void pump_req(h1_t *h)
     if (h->state != H1_EXCHANGE || h->up == NULL)
         return;
     if (!h->req_done) {
-        int r = relay_body(&conn->sock, &h->up->sock, h->req_body, &h->req_left, &h->req_ch);
+        px_sock_t *us = &h->up->sock;
+        size_t before = us->out.len;
+        int r = relay_body(&conn->sock, us, h->req_body, &h->req_left, &h->req_ch, false);
+        if (h->replay_ok && us->out.len > before) {
+            /* What relay_body appended is the tail of `out` (nothing is
+             * sent before the loop's flush hook). */
+            if (px_buf_append(&h->replay, px_buf_data(&us->out) + before, us->out.len - before,
+                              PX_H1_REPLAY_MAX) != 0) {
+                h->replay_ok = false;
+                px_buf_free(&h->replay);
+            }
+        }
         if (r == -1) {
             respond_error(h, 400, "invalid_body");
             return;
@@ -487,7 +611,8 @@ static void pump_resp(h1_t *h, bool eof)
         int r = px_h1_parse_response(px_buf_data(&up->sock.in), up->sock.in.len, &m);
         if (r == PX_H1_INCOMPLETE) {
             if (eof) {
-                respond_error(h, 502, "upstream_closed");
+                if (!retry_stale(h, ECONNRESET))
+                    respond_error(h, 502, "upstream_closed");
                 return;
             }
             return;
@@ -521,21 +646,25 @@ static void pump_resp(h1_t *h, bool eof)
             h->resp_body = f.body;
             h->resp_left = f.length;
             h->resp_keep_alive = f.keep_alive;
-            /* A close-delimited body can only end by closing the client's
-             * connection too; so does an unfinished request or draining. */
-            if (f.body == PX_H1_BODY_CLOSE || !h->req_keep_alive || !h->req_done ||
-                conn->w->draining)
+            /* An HTTP/1.1 client gets a close-delimited body as chunks and
+             * keeps its connection; an HTTP/1.0 one cannot parse chunks, so
+             * its connection closes with the body. */
+            h->resp_chunk_out = f.body == PX_H1_BODY_CLOSE && h->req_minor == 1;
+            if ((f.body == PX_H1_BODY_CLOSE && !h->resp_chunk_out) || !h->req_keep_alive ||
+                !h->req_done || conn->w->draining)
                 h->close_down = true;
         }
+        h->resp_started = true;
+        h->replay_ok = false;
+        px_buf_free(&h->replay);
         px_buf_consume(&h->scratch, h->scratch.len);
         if (px_h1_write_head(&h->scratch, PX_H1_SCRATCH_MAX, &m, false,
-                             !interim && f.body == PX_H1_BODY_CHUNKED, !interim && h->close_down,
-                             false) ||
+                             !interim && (f.body == PX_H1_BODY_CHUNKED || h->resp_chunk_out),
+                             !interim && h->close_down, false) ||
             px_sock_write(&conn->sock, px_buf_data(&h->scratch), h->scratch.len)) {
             abort_exchange(h, EIO, "io");
             return;
         }
-        h->resp_started = true;
         px_buf_consume(&up->sock.in, (size_t)r);
         if (!interim) {
             h->resp_head = true;
@@ -543,9 +672,10 @@ static void pump_resp(h1_t *h, bool eof)
         }
     }
     if (!h->resp_done) {
-        int r = relay_body(&up->sock, &conn->sock, h->resp_body, &h->resp_left, &h->resp_ch);
+        int r = relay_body(&up->sock, &conn->sock, h->resp_body, &h->resp_left, &h->resp_ch,
+                           h->resp_chunk_out);
         if (r == -1) {
-            abort_exchange(h, EPROTO, "invalid_body");
+            abort_response(h, EPROTO, "invalid_body");
             return;
         }
         if (r == -2) {
@@ -555,7 +685,11 @@ static void pump_resp(h1_t *h, bool eof)
         h->resp_done = r == 1;
         if (!h->resp_done && eof && up->sock.in.len == 0) {
             if (h->resp_body != PX_H1_BODY_CLOSE) {
-                abort_exchange(h, ECONNRESET, "upstream_closed");
+                abort_response(h, ECONNRESET, "upstream_closed");
+                return;
+            }
+            if (h->resp_chunk_out && px_sock_write(&conn->sock, "0\r\n\r\n", 5) != 0) {
+                abort_exchange(h, EIO, "io");
                 return;
             }
             h->resp_done = true;
@@ -589,15 +723,14 @@ static void on_down_read(px_sock_t *s, int status)
     switch (h->state) {
     case H1_IDLE:
     case H1_HEAD:
-        if (status == PX_ERR_EOF) {
-            px_conn_close(conn, 0); /* a partial head with FIN is dropped */
-            return;
-        }
+        /* On FIN try_parse drops a partial head, but only after the last
+         * response (possibly still queued) is flushed. */
         try_parse(h);
         return;
     case H1_EXCHANGE:
-        if (status == PX_ERR_EOF && h->req_done)
-            h->close_down = true; /* half-closed after its request: answer, then close */
+        /* A FIN after a whole request is a half-close: the response in
+         * flight (and any pipelined request's) is still delivered, then
+         * finish_exchange closes. */
         pump_req(h);
         return;
     case H1_CLOSING:
@@ -636,7 +769,8 @@ static void on_up_read(px_sock_t *s, int status)
     px_upstream_t *up = s->data;
     h1_t *h = up->data;
     if (status != 0 && status != PX_ERR_EOF) {
-        respond_error(h, 502, "upstream_error");
+        if (!retry_stale(h, s->last_errno))
+            respond_error(h, 502, "upstream_error");
         return;
     }
     pump_resp(h, status == PX_ERR_EOF);
@@ -647,7 +781,8 @@ static void on_up_written(px_sock_t *s, int status)
     px_upstream_t *up = s->data;
     h1_t *h = up->data;
     if (status != 0) {
-        respond_error(h, 502, "upstream_error");
+        if (!retry_stale(h, s->last_errno))
+            respond_error(h, 502, "upstream_error");
         return;
     }
     pump_req(h);
@@ -669,6 +804,7 @@ static void h1_free_deferred(px_deferred_t *d)
 {
     h1_t *h = MESH_CONTAINER_OF(d, h1_t, free_d);
     px_buf_free(&h->scratch);
+    px_buf_free(&h->replay);
     mesh_free(h);
 }
 

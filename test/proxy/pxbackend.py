@@ -4,11 +4,18 @@ Every byte received is counted in `received_bytes`, and each parsed request is
 appended to `requests`, so a test can assert that nothing reached the backend.
 Connections whose first bytes are not an HTTP method are echoed raw.
 Routes: /hello, /big?n=, /chunked?n=, /close, /204, /304, /slow?ms=, /upload
-(CL or chunked, honours Expect: 100-continue), /ws (101 then echo), /headers.
+(CL or chunked, honours Expect: 100-continue), /ws (101 then echo), /headers,
+/trailers (chunked with trailers; request trailers are recorded too),
+/badchunk (a valid chunk, then a malformed size line), /eof (close-delimited,
+no Connection header), /stale-rst (answers keep-alive, then resets the
+connection when the next request arrives, unanswered), /stale-fin?us= (answers
+keep-alive, then closes after `us` microseconds).
 """
 import hashlib
 import json
+import select
 import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -87,10 +94,11 @@ class Backend:
                 hd = {k.lower(): v for k, v in headers}
                 if hd.get("expect", "").lower() == "100-continue":
                     c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                body, buf = self._body(c, hd, buf)
+                body, buf, trailers = self._body(c, hd, buf)
                 with self.lock:
                     self.requests.append({"method": method, "target": target, "version": version,
-                                          "headers": headers, "body_len": len(body)})
+                                          "headers": headers, "body_len": len(body),
+                                          "trailers": trailers, "conn": id(c)})
                 keep = self._respond(c, method, target, hd, body, buf)
                 if keep is None:
                     return
@@ -113,19 +121,32 @@ class Backend:
                 if not d:
                     raise ValueError("short body")
                 buf += d
-            return buf[:n], buf[n:]
+            return buf[:n], buf[n:], []
         if hd.get("transfer-encoding", "").lower() == "chunked":
             body = b""
             while True:
                 while b"\r\n" not in buf:
-                    buf += self._recv(c)
+                    d = self._recv(c)
+                    if not d:
+                        raise ValueError("short chunked body")
+                    buf += d
                 line, buf = buf.split(b"\r\n", 1)
                 size = int(line.split(b";")[0], 16)
                 if size == 0:
                     while not buf.startswith(b"\r\n") and b"\r\n\r\n" not in buf:
-                        buf += self._recv(c)
-                    buf = buf[2:] if buf.startswith(b"\r\n") else buf.split(b"\r\n\r\n", 1)[1]
-                    return body, buf
+                        d = self._recv(c)
+                        if not d:
+                            raise ValueError("short trailers")
+                        buf += d
+                    trailers = []
+                    if buf.startswith(b"\r\n"):
+                        buf = buf[2:]
+                    else:
+                        section, buf = buf.split(b"\r\n\r\n", 1)
+                        for l in section.decode("latin-1").split("\r\n"):
+                            k, v = l.split(":", 1)
+                            trailers.append((k.strip(), v.strip()))
+                    return body, buf, trailers
                 while len(buf) < size + 2:
                     d = self._recv(c)
                     if not d:
@@ -133,7 +154,7 @@ class Backend:
                     buf += d
                 body += buf[:size]
                 buf = buf[size + 2:]
-        return b"", buf
+        return b"", buf, []
 
     def _respond(self, c, method, target, hd, body, buf):
         u = urllib.parse.urlsplit(target)
@@ -181,6 +202,34 @@ class Backend:
             send("200 OK", json.dumps(hd).encode())
         elif path == "/status":
             send("%s X" % q.get("code", "200"), b"s", extra="grpc-status: %s\r\n" % q["grpc"] if "grpc" in q else "")
+        elif path == "/trailers":
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
+                      b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc123\r\n"
+                      b"Content-Length: 99\r\nX-Other: two words\r\n\r\n")
+        elif path == "/badchunk":
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            time.sleep(0.05)
+            c.sendall(b"zz\r\nbroken\r\n0\r\n\r\n")
+            time.sleep(0.2)
+            return None
+        elif path == "/eof":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+            for i in range(3):
+                c.sendall(b"part%d-" % i)
+                time.sleep(0.01)
+            return None
+        elif path == "/stale-rst":
+            send("200 OK", b"stale-ok")
+            if buf or select.select([c], [], [], 2.0)[0]:
+                # The next request is here: drop the connection unanswered,
+                # with a reset as a server closing an idle connection does
+                # when bytes are already waiting.
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return None
+        elif path == "/stale-fin":
+            send("200 OK", b"stale-ok")
+            time.sleep(int(q.get("us", "0")) / 1e6)
+            return None
         elif path == "/ws":
             c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
                       b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")

@@ -93,7 +93,8 @@ int px_h1_response_framing(const px_h1_msg_t *m, bool head_request, px_h1_framin
 
 /* Appends the head to forward: the start line as received, every header
  * except hop-by-hop ones (Connection and the names it lists, Keep-Alive,
- * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade), then
+ * Proxy-Connection, TE, Transfer-Encoding, Upgrade; Trailer is end-to-end
+ * and kept, since trailers are forwarded), then
  * Transfer-Encoding: chunked when `chunked`, Connection: close when `close`,
  * or Connection: upgrade + the Upgrade header when `upgrade`, then CRLF.
  * Returns 0 or -1 (buffer limit `max` or no memory). */
@@ -106,6 +107,8 @@ typedef struct px_h1_chunked {
     uint64_t remaining;  /* data bytes left in the current chunk */
     size_t line;         /* bytes of the current size line or trailer section */
     unsigned digits;     /* hex digits seen in the size */
+    bool keep_trailers;  /* set by the caller: stop before the trailer section
+                          * (px_h1_chunked_at_trailers) instead of skipping it */
 } px_h1_chunked_t;
 
 /* Decodes from p[0..n). Returns the number of bytes consumed (>= 0) and sets
@@ -116,6 +119,27 @@ typedef struct px_h1_chunked {
  * a size over 2^60, a missing CRLF after data, or oversized trailers. */
 long px_h1_chunked_decode(px_h1_chunked_t *d, const char *p, size_t n, const char **data,
                           size_t *data_len, bool *done);
+
+/* True when a decoder with keep_trailers has consumed the last chunk's size
+ * line and stopped before the trailer section: the caller parses the section
+ * with px_h1_parse_trailers, then calls px_h1_chunked_finish. */
+bool px_h1_chunked_at_trailers(const px_h1_chunked_t *d);
+/* Marks the body complete (after the caller consumed the trailer section). */
+void px_h1_chunked_finish(px_h1_chunked_t *d);
+
+/* Parses a trailer section (zero or more field lines, then CRLF) from
+ * p[0..n) with the same strictness as a head. Returns its length (through
+ * the empty line), PX_H1_INCOMPLETE, PX_H1_ERR_BAD, or PX_H1_ERR_LARGE when
+ * it exceeds PX_H1_MAX_TRAILERS bytes or PX_H1_MAX_HEADERS fields. Only
+ * m->nheaders and m->headers are set. */
+int px_h1_parse_trailers(const char *p, size_t n, px_h1_msg_t *m);
+/* Appends the end of a chunked body: "0" CRLF, the trailer fields of `m`
+ * except hop-by-hop ones and those RFC 9110 §6.5.1 forbids in trailers
+ * (framing and routing: Content-Length, Transfer-Encoding, Host, Trailer,
+ * and the names Connection lists), then CRLF. `m` NULL writes no fields.
+ * Returns 0 or -1 (limit `max` or no memory). */
+int px_h1_write_trailers(px_buf_t *out, size_t max, const px_h1_msg_t *m)
+    __attribute__((warn_unused_result));
 
 /* Case-insensitive compare of a length-delimited string with a C string. */
 bool px_h1_iequal(const char *a, size_t an, const char *b);
