@@ -264,6 +264,51 @@ START_TEST(test_h1_chunked_invalid)
 }
 END_TEST
 
+START_TEST(test_h1_chunked_keep_trailers)
+{
+    const char *in = "3\r\nabc\r\n0;x=1\r\nX-Sum: 9\r\nHost: evil\r\nConnection: x-drop\r\n"
+                     "X-Drop: 1\r\n\r\nNEXT";
+    size_t n = strlen(in), pos = 0;
+    px_h1_chunked_t d = {0};
+    d.keep_trailers = true;
+    const char *data;
+    size_t dl;
+    bool done = false;
+    /* Decoding stops before the trailer section, without completing. */
+    while (!px_h1_chunked_at_trailers(&d)) {
+        long c = px_h1_chunked_decode(&d, in + pos, n - pos, &data, &dl, &done);
+        ck_assert_int_ge(c, 0);
+        ck_assert(!done);
+        pos += (size_t)c;
+    }
+    ck_assert_str_eq(in + pos, "X-Sum: 9\r\nHost: evil\r\nConnection: x-drop\r\nX-Drop: 1\r\n\r\nNEXT");
+    px_h1_msg_t tm;
+    ck_assert_int_eq(px_h1_parse_trailers(in + pos, 10, &tm), PX_H1_INCOMPLETE);
+    int r = px_h1_parse_trailers(in + pos, n - pos, &tm);
+    ck_assert_int_eq(r, (int)(n - pos - 4));
+    ck_assert_uint_eq(tm.nheaders, 4);
+    px_buf_t out = PX_BUF_INIT;
+    ck_assert_int_eq(px_h1_write_trailers(&out, 4096, &tm), 0);
+    /* Host never comes late; Connection and what it lists are hop-by-hop. */
+    ck_assert_uint_eq(out.len, strlen("0\r\nX-Sum: 9\r\n\r\n"));
+    ck_assert_int_eq(memcmp(px_buf_data(&out), "0\r\nX-Sum: 9\r\n\r\n", out.len), 0);
+    px_buf_consume(&out, out.len);
+    ck_assert_int_eq(px_h1_write_trailers(&out, 4096, NULL), 0);
+    ck_assert_int_eq(memcmp(px_buf_data(&out), "0\r\n\r\n", 5), 0);
+    px_buf_free(&out);
+    px_h1_chunked_finish(&d);
+    ck_assert_int_eq(px_h1_chunked_decode(&d, "NEXT", 4, &data, &dl, &done), 0);
+    ck_assert(done);
+    /* Malformed or oversized sections. */
+    ck_assert_int_eq(px_h1_parse_trailers("Bad Name: x\r\n\r\n", 16, &tm), PX_H1_ERR_BAD);
+    ck_assert_int_eq(px_h1_parse_trailers("X: a\nY: b\r\n\r\n", 15, &tm), PX_H1_ERR_BAD);
+    static char big[PX_H1_MAX_TRAILERS + 100];
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "X: ", 3);
+    ck_assert_int_eq(px_h1_parse_trailers(big, sizeof(big), &tm), PX_H1_ERR_LARGE);
+}
+END_TEST
+
 Suite *px_h1_suite(void)
 {
     Suite *s = suite_create("px_h1");
@@ -276,6 +321,7 @@ Suite *px_h1_suite(void)
     tcase_add_test(tc, test_h1_write_head_strips_hop_by_hop);
     tcase_add_test(tc, test_h1_chunked_every_split);
     tcase_add_test(tc, test_h1_chunked_invalid);
+    tcase_add_test(tc, test_h1_chunked_keep_trailers);
     suite_add_tcase(s, tc);
     return s;
 }
