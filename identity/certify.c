@@ -65,8 +65,7 @@ void id_certify(const id_certify_config_t *cfg, const id_issuer_t *iss, const ui
 {
     memset(res, 0, sizeof(*res));
     Io__Linkerd__Proxy__Identity__CertifyRequest *msg = NULL;
-    X509_REQ *csr = NULL;
-    EVP_PKEY *pub = NULL;
+    id_csr_key_t key;
     id_leaf_t leaf = {0};
     const char *why = NULL;
 
@@ -107,8 +106,8 @@ void id_certify(const id_certify_config_t *cfg, const id_issuer_t *iss, const ui
         fail(res, ID_UNAVAILABLE, "cert issuer not ready yet");
         goto out;
     }
-    id_code_t code = id_csr_check(msg->certificate_signing_request.data,
-                                  msg->certificate_signing_request.len, identity, &csr, &why);
+    id_code_t code = id_csr_verify(msg->certificate_signing_request.data,
+                                   msg->certificate_signing_request.len, identity, &key, &why);
     if (code != ID_OK) {
         fail(res, code, "%s", why);
         goto out;
@@ -137,8 +136,7 @@ void id_certify(const id_certify_config_t *cfg, const id_issuer_t *iss, const ui
         goto out;
     }
 
-    pub = X509_REQ_get_pubkey(csr);
-    code = pub ? id_ca_sign(iss, pub, identity, now, &cfg->lifetime, &leaf) : ID_INTERNAL;
+    code = id_ca_sign_spki(iss, key.spki, key.len, identity, now, &cfg->lifetime, &leaf);
     if (code != ID_OK) {
         fail(res, code, "cannot sign the certificate");
         goto out;
@@ -151,8 +149,6 @@ void id_certify(const id_certify_config_t *cfg, const id_issuer_t *iss, const ui
     res->not_after = leaf.not_after;
 out:
     id_leaf_free(&leaf);
-    EVP_PKEY_free(pub);
-    X509_REQ_free(csr);
     if (msg != NULL)
         io__linkerd__proxy__identity__certify_request__free_unpacked(msg, &pb_allocator);
 }

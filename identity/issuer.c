@@ -2,6 +2,7 @@
 #include "id/ca.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,8 +10,13 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "id_issuer.h"
 #include "mesh/mem.h"
 #include "mesh/pki.h"
+
+/* Signing contexts kept ready per issuer: one per thread signing at once is
+ * enough, more are freed after use. */
+#define SIGN_POOL_MAX 16
 
 struct id_issuer {
     atomic_int refs;              /* owners: the service's current slot + requests */
@@ -26,6 +32,13 @@ struct id_issuer {
     X509_EXTENSION *leaf_exts[4]; /* the fixed leaf template: BC, KU, EKU, AKI */
     size_t nexts;
     char fingerprint[65];         /* hex SHA-256 of the issuer DER */
+    unsigned char *subject_der;   /* the issuer's subject Name, DER: the leaf's issuer */
+    size_t subject_der_len;
+    unsigned char *exts_der;      /* leaf_exts encoded back to back */
+    size_t exts_der_len;
+    pthread_mutex_t pool_lock;    /* guards pool/npool */
+    EVP_PKEY_CTX *pool[SIGN_POOL_MAX]; /* sign-initialised contexts for `key` */
+    size_t npool;
 };
 
 const char *id_code_name(id_code_t code)
@@ -73,6 +86,11 @@ static void issuer_free(id_issuer_t *iss)
     mesh_free(iss->chain_der_len);
     for (size_t i = 0; i < iss->nexts; i++)
         X509_EXTENSION_free(iss->leaf_exts[i]);
+    mesh_free(iss->subject_der);
+    mesh_free(iss->exts_der);
+    for (size_t i = 0; i < iss->npool; i++)
+        EVP_PKEY_CTX_free(iss->pool[i]);
+    pthread_mutex_destroy(&iss->pool_lock);
     mesh_free(iss);
 }
 
@@ -199,6 +217,40 @@ static int build_template(id_issuer_t *iss)
     return 0;
 }
 
+/* Encodes one OpenSSL object into a mesh_malloc'd buffer. */
+#define ENCODE(i2d, obj, out, outlen)                                   \
+    do {                                                                \
+        int n_ = i2d(obj, NULL);                                        \
+        unsigned char *p_;                                              \
+        if (n_ <= 0 || ((out) = p_ = mesh_malloc((size_t)n_)) == NULL) \
+            return -1;                                                  \
+        if (i2d(obj, &p_) != n_)                                        \
+            return -1;                                                  \
+        *(outlen) = (size_t)n_;                                         \
+    } while (0)
+
+/* The parts of every leaf that depend only on the issuer, as DER, so a
+ * signature never has to build X509 objects (see leaf.c). */
+static int encode_template(id_issuer_t *iss)
+{
+    ENCODE(i2d_X509_NAME, X509_get_subject_name(iss->cert), iss->subject_der, &iss->subject_der_len);
+    size_t total = 0;
+    for (size_t i = 0; i < iss->nexts; i++) {
+        int n = i2d_X509_EXTENSION(iss->leaf_exts[i], NULL);
+        if (n <= 0)
+            return -1;
+        total += (size_t)n;
+    }
+    if ((iss->exts_der = mesh_malloc(total)) == NULL)
+        return -1;
+    unsigned char *p = iss->exts_der;
+    for (size_t i = 0; i < iss->nexts; i++)
+        if (i2d_X509_EXTENSION(iss->leaf_exts[i], &p) <= 0)
+            return -1;
+    iss->exts_der_len = total;
+    return 0;
+}
+
 static int encode_chain(id_issuer_t *iss)
 {
     size_t n = (size_t)sk_X509_num(iss->chain);
@@ -236,6 +288,7 @@ int id_issuer_new(STACK_OF(X509) *chain, EVP_PKEY *key, STACK_OF(X509) *anchors,
         return -1;
     }
     atomic_init(&iss->refs, 1);
+    pthread_mutex_init(&iss->pool_lock, NULL);
     iss->cert = sk_X509_value(chain, 0);
     X509_up_ref(iss->cert);
     iss->key = key;
@@ -260,7 +313,7 @@ int id_issuer_new(STACK_OF(X509) *chain, EVP_PKEY *key, STACK_OF(X509) *anchors,
     }
     if (verify_chain(iss, now, err, errlen) != 0)
         goto fail;
-    if (build_template(iss) != 0 || encode_chain(iss) != 0) {
+    if (build_template(iss) != 0 || encode_template(iss) != 0 || encode_chain(iss) != 0) {
         snprintf(err, errlen, "cannot prepare the issuer (out of memory?)");
         goto fail;
     }
@@ -338,89 +391,44 @@ const char *id_issuer_fingerprint(const id_issuer_t *iss)
     return iss->fingerprint;
 }
 
-void id_leaf_free(id_leaf_t *leaf)
+const unsigned char *id__issuer_subject_der(const id_issuer_t *iss, size_t *len)
 {
-    MESH_FREE(&leaf->der);
-    leaf->der_len = 0;
+    *len = iss->subject_der_len;
+    return iss->subject_der;
 }
 
-static int add_dns_san(X509 *c, const char *identity)
+const unsigned char *id__issuer_exts_der(const id_issuer_t *iss, size_t *len)
 {
-    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-    GENERAL_NAME *g = GENERAL_NAME_new();
-    ASN1_IA5STRING *s = ASN1_IA5STRING_new();
-    int rc = -1;
-    if (gens == NULL || g == NULL || s == NULL || !ASN1_STRING_set(s, identity, (int)strlen(identity)))
-        goto out;
-    GENERAL_NAME_set0_value(g, GEN_DNS, s);
-    s = NULL;
-    if (!sk_GENERAL_NAME_push(gens, g))
-        goto out;
-    g = NULL;
-    rc = X509_add1_ext_i2d(c, NID_subject_alt_name, gens, 0, 0) == 1 ? 0 : -1;
-out:
-    ASN1_IA5STRING_free(s);
-    GENERAL_NAME_free(g);
-    GENERAL_NAMES_free(gens);
-    return rc;
+    *len = iss->exts_der_len;
+    return iss->exts_der;
 }
 
-id_code_t id_ca_sign_cert(const id_issuer_t *iss, EVP_PKEY *pub, const char *identity, time_t now,
-                          const id_lifetime_t *lt, id_leaf_t *out, X509 **cert)
+int id__issuer_sign_digest(const id_issuer_t *iss, const unsigned char *md, size_t mdlen,
+                           unsigned char *sig, size_t *siglen)
 {
-    out->der = NULL;
-    out->der_len = 0;
-    if (cert != NULL)
-        *cert = NULL;
-    if (!id_issuer_usable(iss, now))
-        return ID_UNAVAILABLE;
-    if (strlen(identity) > ID_NAME_MAX || lt->lifetime <= 0 || lt->skew < 0)
-        return ID_INTERNAL;
-    time_t nb = now - (time_t)lt->skew;
-    time_t na = now + (time_t)lt->lifetime + (time_t)lt->skew;
-    if (na > iss->not_after)
-        na = iss->not_after;
-
-    id_code_t code = ID_INTERNAL;
-    X509 *c = X509_new();
-    X509_NAME *name = X509_NAME_new();
-    if (c == NULL || name == NULL)
-        goto out;
-    if (!X509_set_version(c, 2) || mesh_pki_set_random_serial(c) != 0)
-        goto out;
-    if (!X509_NAME_add_entry_by_NID(name, NID_commonName, V_ASN1_UTF8STRING,
-                                    (const unsigned char *)identity, -1, -1, 0) ||
-        !X509_set_subject_name(c, name) || !X509_set_issuer_name(c, X509_get_subject_name(iss->cert)))
-        goto out;
-    if (!ASN1_TIME_set(X509_getm_notBefore(c), nb) || !ASN1_TIME_set(X509_getm_notAfter(c), na))
-        goto out;
-    if (!X509_set_pubkey(c, pub))
-        goto out;
-    for (size_t i = 0; i < iss->nexts; i++)
-        if (!X509_add_ext(c, iss->leaf_exts[i], -1))
-            goto out;
-    if (add_dns_san(c, identity) != 0)
-        goto out;
-    if (X509_sign(c, iss->key, EVP_sha256()) <= 0)
-        goto out;
-    out->der = mesh_pki_cert_der(c, &out->der_len);
-    if (out->der == NULL)
-        goto out;
-    out->not_after = na;
-    code = ID_OK;
-    if (cert != NULL) {
-        *cert = c;
-        c = NULL;
+    /* The pool is the one mutable part of an issuer; the const is for callers. */
+    id_issuer_t *m = (id_issuer_t *)iss;
+    EVP_PKEY_CTX *ctx = NULL;
+    pthread_mutex_lock(&m->pool_lock);
+    if (m->npool > 0)
+        ctx = m->pool[--m->npool];
+    pthread_mutex_unlock(&m->pool_lock);
+    if (ctx == NULL) {
+        ctx = EVP_PKEY_CTX_new(m->key, NULL);
+        if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1) {
+            EVP_PKEY_CTX_free(ctx);
+            ERR_clear_error();
+            return -1;
+        }
     }
-out:
-    X509_NAME_free(name);
-    X509_free(c);
+    int rc = EVP_PKEY_sign(ctx, sig, siglen, md, mdlen) == 1 ? 0 : -1;
     ERR_clear_error();
-    return code;
-}
-
-id_code_t id_ca_sign(const id_issuer_t *iss, EVP_PKEY *pub, const char *identity, time_t now,
-                     const id_lifetime_t *lt, id_leaf_t *out)
-{
-    return id_ca_sign_cert(iss, pub, identity, now, lt, out, NULL);
+    pthread_mutex_lock(&m->pool_lock);
+    if (m->npool < SIGN_POOL_MAX) {
+        m->pool[m->npool++] = ctx;
+        ctx = NULL;
+    }
+    pthread_mutex_unlock(&m->pool_lock);
+    EVP_PKEY_CTX_free(ctx);
+    return rc;
 }

@@ -110,6 +110,35 @@ const char *id_issuer_fingerprint(const id_issuer_t *iss);
 id_code_t id_csr_check(const unsigned char *der, size_t len, const char *identity, X509_REQ **out,
                        const char **why);
 
+/* The public key of a checked CSR: its SubjectPublicKeyInfo DER, copied into
+ * the leaf as is. 128 bytes hold any encoding of a P-256 key. */
+#define ID_SPKI_MAX 128
+typedef struct id_csr_key {
+    unsigned char spki[ID_SPKI_MAX];
+    size_t len;
+} id_csr_key_t;
+
+/* Returned by id_csr_check_fast when it leaves the verdict to id_csr_check. */
+#define ID_CSR_FALLBACK (-1)
+
+/*
+ * The fast path of id_csr_verify: a strict DER walk (id/der.h) that judges
+ * only requests of the usual shape (named-curve P-256 key as an uncompressed
+ * point, ecdsa-with-SHA256, version 1, printable-ASCII string subject values,
+ * no attribute but one extensionRequest whose SAN, if any, is one dNSName and
+ * whose basicConstraints, if any, is empty) and returns ID_CSR_FALLBACK for
+ * everything else. When it returns a code, it is the code id_csr_check gives
+ * (and `why` its reason): InvalidArgument for a bad signature,
+ * FailedPrecondition for names, ID_OK with *key filled. Exposed for tests.
+ */
+int id_csr_check_fast(const unsigned char *der, size_t len, const char *identity, id_csr_key_t *key,
+                      const char **why);
+
+/* id_csr_check's verdict, computed by the fast path when it can and by
+ * id_csr_check otherwise; on ID_OK *key holds the request's public key. */
+id_code_t id_csr_verify(const unsigned char *der, size_t len, const char *identity, id_csr_key_t *key,
+                        const char **why);
+
 /* Leaf validity settings (seconds). */
 typedef struct id_lifetime {
     int64_t lifetime; /* issuance lifetime, e.g. 86400 */
@@ -135,6 +164,16 @@ void id_leaf_free(id_leaf_t *leaf);
  */
 id_code_t id_ca_sign(const id_issuer_t *iss, EVP_PKEY *pub, const char *identity, time_t now,
                      const id_lifetime_t *lt, id_leaf_t *out);
+
+/* Same as id_ca_sign for a key given as SubjectPublicKeyInfo DER (copied
+ * into the leaf unchanged; id_csr_verify checked it). The leaf's DER is
+ * written from a template without building X509 objects: version 3, serial,
+ * ecdsa-with-SHA256, the issuer's subject as encoded in its certificate,
+ * validity (UTCTime through 2049, then GeneralizedTime, as ASN1_TIME_set),
+ * subject CN, the key, then basicConstraints, keyUsage, extKeyUsage, the
+ * authorityKeyIdentifier when the issuer has an SKI, and the SAN. */
+id_code_t id_ca_sign_spki(const id_issuer_t *iss, const unsigned char *spki, size_t spki_len,
+                          const char *identity, time_t now, const id_lifetime_t *lt, id_leaf_t *out);
 
 /* Same, and also returns the leaf as an X509 (for the service's own serving
  * certificate). *cert may be NULL to skip. */

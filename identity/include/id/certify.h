@@ -11,7 +11,7 @@
  *   1. request decodes; identity, token and CSR are non-empty and within
  *      ID_NAME_MAX / ID_TOKEN_MAX / ID_CSR_MAX         -> InvalidArgument
  *   2. an issuer is present and usable at `now`        -> Unavailable
- *   3. id_csr_check (parse + signature: InvalidArgument; names, key type,
+ *   3. id_csr_verify (parse + signature: InvalidArgument; names, key type,
  *      CA request: FailedPrecondition)
  *   4. token review: API error -> Internal; not authenticated ->
  *      FailedPrecondition; username that does not map to exactly the
