@@ -23,6 +23,7 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
 OUT=${OUT:-$(mktemp -d /tmp/cmesh-proxy-bench.XXXXXX)}
 HZ=$(getconf CLK_TCK)
+mkdir -p "$OUT"
 PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; for p in $PIDS; do wait "$p" 2>/dev/null; done; }
 trap cleanup EXIT INT TERM
@@ -112,7 +113,7 @@ for name in cmesh haproxy; do
         reqs=$(echo "$out" | awk '/requests in/{print $1}')
         rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
         us() { echo "$out" | awk -v k="$1" '$1==k{v=$2; m=1; if (v ~ /us$/) m=1; else if (v ~ /ms$/) m=1000; else if (v ~ /s$/) m=1000000; sub(/[a-z]+$/,"",v); printf "%.0f", v*m}'; }
-        cpu=$(awk -v d=$((t1 - t0)) -v n="${reqs:-0}" -v hz="$HZ" 'BEGIN{printf "%.1f", n>0 ? d*1e6/hz/n : 0}')
+        cpu=$(awk -v d=$((t1 - t0)) -v n="${reqs:-0}" -v hz="$HZ" 'BEGIN{printf "%.1f", (n>0 ? d*1e6/hz/n : 0)}')
         printf '%-14s %5s %10s %8s %8s %12s %9s %9s\n' "tcp/$name" $c "$rps" "$(us 50%)" "$(us 99%)" "$cpu" "${idle}kB" "${load}kB"
     done
 done
