@@ -15,6 +15,10 @@
 #define LABEL_SERVICE_NAME "kubernetes.io/service-name"
 /* "ns/name" with both parts DNS labels or names (<= 253). */
 #define KEY_MAX 520
+/* Deleted TrafficSplits remembered to ignore a lagging version's stale view;
+ * past this many the memory is dropped (a late stale event may then briefly
+ * show an old split again until its own delete arrives). */
+#define SPLIT_TOMBSTONES_MAX 4096
 
 typedef struct topic topic_t;
 
@@ -50,6 +54,7 @@ struct dst_watcher {
     json_t *slices_by_svc;        /* "ns/svc" -> {"ns/slice": slice} */
     json_t *pod_by_ip;            /* IP text -> pod key */
     json_t *svc_by_ip;            /* cluster IP text -> service key */
+    json_t *split_gone;           /* "ns/name" -> resourceVersion at deletion */
     dst_map_t ep_topics;          /* key -> topic_t (Get) */
     dst_map_t prof_topics;        /* key -> topic_t (GetProfile) */
     int synced;
@@ -65,14 +70,64 @@ static const char *meta(const json_t *o, const char *k)
 
 static int obj_key(dst_res_t res, const json_t *o, char *buf, size_t cap)
 {
+    (void)res;
     const char *ns = meta(o, "namespace"), *name = meta(o, "name");
     if (name == NULL)
         return -1;
-    /* Both TrafficSplit versions may be watched and show the same object:
-     * keep one entry per version so deleting one leaves the other. */
-    const char *ver = res == DST_RES_SPLIT ? json_string_value(json_object_get(o, "apiVersion")) : NULL;
-    int n = snprintf(buf, cap, "%s/%s%s%s", ns ? ns : "", name, ver ? "@" : "", ver ? ver : "");
+    int n = snprintf(buf, cap, "%s/%s", ns ? ns : "", name);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* metadata.resourceVersion as a number; 0 when missing or not decimal. */
+static uint64_t obj_rv(const json_t *o)
+{
+    const char *s = meta(o, "resourceVersion");
+    uint64_t v = 0;
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    return v;
+}
+
+/*
+ * Both TrafficSplit versions are served from one storage, so two informers
+ * report every split, each at its own pace: one may still deliver an old
+ * state (or a relist's view) after the other delivered a newer one. Keeping
+ * one entry per version would then flip the overrides back and forth. So
+ * the watcher keeps one entry per split, the newest by resourceVersion, and
+ * remembers deletions so a lagging version cannot bring a split back.
+ * Resource versions are opaque in general; comparing them is sound here
+ * only because both views come from the same storage. Objects without a
+ * numeric resourceVersion (tests, --objects-dir) always apply.
+ * Returns 1 when the event should be applied, 0 when it is stale.
+ */
+static int split_admit(dst_watcher_t *w, const char *key, const json_t *old, const json_t *obj)
+{
+    const json_t *cur = json_object_get(w->objs[DST_RES_SPLIT], key);
+    uint64_t r = obj_rv(obj ? obj : old), cur_rv = obj_rv(cur);
+    json_t *gone = json_object_get(w->split_gone, key);
+    uint64_t gone_rv = gone ? (uint64_t)json_integer_value(gone) : 0;
+    if (r == 0)
+        return 1;
+    if (obj != NULL) {
+        if (gone && r <= gone_rv)
+            return 0;
+        if (gone)
+            json_object_del(w->split_gone, key);
+        return cur == NULL || cur_rv == 0 || r > cur_rv;
+    }
+    if (cur != NULL && cur_rv > r)
+        return 0; /* this view's delete lags a newer state; that view's delete will follow */
+    if (json_object_size(w->split_gone) >= SPLIT_TOMBSTONES_MAX)
+        json_object_clear(w->split_gone);
+    uint64_t t = r > cur_rv ? r : cur_rv;
+    if (t > gone_rv)
+        json_object_set_new(w->split_gone, key, json_integer((json_int_t)t));
+    return cur != NULL;
 }
 
 static int topic_ns_is(const topic_t *t, const char *ns)
@@ -494,6 +549,10 @@ void dst_watcher_apply(dst_watcher_t *w, dst_res_t res, const json_t *old, const
     if (res >= DST_RES_COUNT || any == NULL || obj_key(res, any, key, sizeof key) != 0)
         return;
     pthread_mutex_lock(&w->mu);
+    if (res == DST_RES_SPLIT && !split_admit(w, key, old, obj)) {
+        pthread_mutex_unlock(&w->mu);
+        return;
+    }
     const json_t *prev = json_object_get(w->objs[res], key);
     json_incref((json_t *)prev); /* keep it across the replace below */
     if (res == DST_RES_SLICE) {
@@ -773,7 +832,7 @@ dst_watcher_t *dst_watcher_new(const dst_config_t *cfg)
              (w->cfg.cluster_domain = mesh_strdup(cfg->cluster_domain ? cfg->cluster_domain : "cluster.local")) &&
              (w->cfg.default_opaque_ports = mesh_strdup(cfg->default_opaque_ports ? cfg->default_opaque_ports : "")) &&
              (w->slices_by_svc = json_object()) && (w->pod_by_ip = json_object()) &&
-             (w->svc_by_ip = json_object());
+             (w->svc_by_ip = json_object()) && (w->split_gone = json_object());
     for (int i = 0; ok && i < DST_RES_COUNT; i++)
         ok = (w->objs[i] = json_object()) != NULL;
     if (!ok) {
@@ -806,6 +865,7 @@ void dst_watcher_free(dst_watcher_t *w)
     json_decref(w->slices_by_svc);
     json_decref(w->pod_by_ip);
     json_decref(w->svc_by_ip);
+    json_decref(w->split_gone);
     mesh_free((char *)w->cfg.controller_ns);
     mesh_free((char *)w->cfg.trust_domain);
     mesh_free((char *)w->cfg.cluster_domain);

@@ -1,6 +1,7 @@
 """A python3-grpcio client of Destination built from our proto (for tests)."""
 import queue
 import threading
+import time
 
 import grpc
 
@@ -16,6 +17,7 @@ class Stream:
         req = destination_pb2.GetDestination(scheme="k8s", path=path, context_token=token)
         self.call = (stub.Get if method == "Get" else stub.GetProfile)(req)
         self.q = queue.Queue()
+        self.arrivals = []  # time.monotonic() of each message, in order
         self.code = None
         self.details = None
         self.done = threading.Event()
@@ -25,6 +27,7 @@ class Stream:
     def _run(self):
         try:
             for m in self.call:
+                self.arrivals.append(time.monotonic())
                 self.q.put(m)
         except grpc.RpcError as e:
             self.code, self.details = e.code(), e.details()

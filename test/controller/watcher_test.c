@@ -371,6 +371,69 @@ START_TEST(test_watcher_profiles)
 }
 END_TEST
 
+/* A TrafficSplit as one version's informer reports it. */
+static json_t *split_at(const char *ver, int rv, const char *w1, const char *w2)
+{
+    return J("{\"apiVersion\":\"split.smi-spec.io/%s\",\"metadata\":{\"name\":\"s\",\"namespace\":\"demo\","
+             "\"resourceVersion\":\"%d\"},\"spec\":{\"service\":\"web\",\"backends\":[{\"service\":\"web-v1\","
+             "\"weight\":\"%s\"},{\"service\":\"web-v2\",\"weight\":\"%s\"}]}}", ver, rv, w1, w2);
+}
+
+static uint32_t first_weight(fake_t *f, int *got)
+{
+    prof_t *p = next_prof(f);
+    *got = p != NULL;
+    uint32_t wt = p && p->n_dst_overrides ? p->dst_overrides[0]->weight : 0;
+    if (p)
+        io__linkerd__proxy__destination__destination_profile__free_unpacked(p, NULL);
+    return wt;
+}
+
+/* Two informers (v1alpha1, v1alpha2) see one split; the lagging one must
+ * never bring back an older state or a deleted split. */
+START_TEST(test_watcher_split_versions_newest_wins)
+{
+    dst_watcher_t *w = dst_watcher_new(&CFG);
+    apply(w, DST_RES_SERVICE, svc("web"));
+    dst_watcher_set_synced(w);
+    fake_t f;
+    dst_sink_t k;
+    fake_init(&f, 16, &k);
+    dst_sub_t *s;
+    dst_authority_t a = auth("web.demo.svc.cluster.local:80");
+    ck_assert_int_eq(dst_watcher_subscribe_profile(w, &a, &k, 0, &s), DST_OK);
+    int got;
+    first_weight(&f, &got);
+    ck_assert(got);
+    apply(w, DST_RES_SPLIT, split_at("v1alpha2", 10, "900m", "100m"));
+    ck_assert_uint_eq(first_weight(&f, &got), 9000);
+    apply(w, DST_RES_SPLIT, split_at("v1alpha2", 12, "500m", "500m"));
+    ck_assert_uint_eq(first_weight(&f, &got), 5000);
+    /* the v1alpha1 informer catches up: nothing changes */
+    apply(w, DST_RES_SPLIT, split_at("v1alpha1", 10, "900m", "100m"));
+    first_weight(&f, &got);
+    ck_assert(!got);
+    apply(w, DST_RES_SPLIT, split_at("v1alpha1", 12, "500m", "500m"));
+    first_weight(&f, &got);
+    ck_assert(!got);
+    /* deleted through one version: gone, and the other's stale view or
+     * late delete do not bring it back */
+    del(w, DST_RES_SPLIT, split_at("v1alpha2", 13, "500m", "500m"));
+    ck_assert_uint_eq(first_weight(&f, &got), 0);
+    ck_assert(got);
+    apply(w, DST_RES_SPLIT, split_at("v1alpha1", 12, "500m", "500m"));
+    del(w, DST_RES_SPLIT, split_at("v1alpha1", 12, "500m", "500m"));
+    first_weight(&f, &got);
+    ck_assert(!got);
+    /* created again, later */
+    apply(w, DST_RES_SPLIT, split_at("v1alpha1", 20, "300m", "700m"));
+    ck_assert_uint_eq(first_weight(&f, &got), 3000);
+    dst_watcher_unsubscribe(w, s);
+    dst_queue_destroy(&f.q);
+    dst_watcher_free(w);
+}
+END_TEST
+
 START_TEST(test_watcher_transform)
 {
     json_t *pod = J("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"n\","
@@ -398,6 +461,7 @@ Suite *dst_watcher_suite(void)
     tcase_add_test(tc, test_watcher_sync_gate);
     tcase_add_test(tc, test_watcher_overflow_isolated);
     tcase_add_test(tc, test_watcher_profiles);
+    tcase_add_test(tc, test_watcher_split_versions_newest_wins);
     tcase_add_test(tc, test_watcher_transform);
     suite_add_tcase(s, tc);
     return s;

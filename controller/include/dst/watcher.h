@@ -93,7 +93,11 @@ dst_watcher_t *dst_watcher_new(const dst_config_t *cfg);
 void dst_watcher_free(dst_watcher_t *w);
 
 /* An object was added or changed (obj set) or deleted (obj NULL, old set).
- * Objects are borrowed; the watcher keeps its own references. */
+ * Objects are borrowed; the watcher keeps its own references. TrafficSplits
+ * arrive from one informer per served version, all showing the same stored
+ * objects: the watcher keeps one entry per ns/name, the newest by
+ * resourceVersion, and ignores a lagging version's older states and deletes
+ * (see split_admit in watcher.c). */
 void dst_watcher_apply(dst_watcher_t *w, dst_res_t res, const json_t *old, const json_t *obj);
 /* Marks the watcher synced and sends every waiting stream its first message. */
 void dst_watcher_set_synced(dst_watcher_t *w);
