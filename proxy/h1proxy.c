@@ -46,6 +46,21 @@
 
 enum { H1_IDLE, H1_HEAD, H1_EXCHANGE, H1_CLOSING };
 
+/* The series of a connection's last exchange, reused while requests keep
+ * the same authority and target (and responses the same status): a
+ * keep-alive client asks the same host again and again, so the labels are
+ * formatted and looked up once per connection, not per request. */
+typedef struct h1_series {
+    px_metrics_ref_t req;     /* request_total */
+    px_metrics_ref_t resp;    /* response_total{resp_status, success, no grpc/error} */
+    px_metrics_ref_t lat;     /* response_latency_ms{lat_status} */
+    int resp_status;          /* status `resp` was taken for, 0 = none */
+    int lat_status;           /* status `lat` was taken for, 0 = none */
+    px_addr_t target;         /* target_* labels */
+    size_t auth_len;          /* authority label value (cut like the label) */
+    char auth[PX_METRICS_LABEL_VALUE_MAX];
+} h1_series_t;
+
 typedef struct h1 {
     px_conn_t *conn;          /* downstream */
     int state;                /* H1_* */
@@ -78,7 +93,7 @@ typedef struct h1 {
     int status;               /* final response status */
     int grpc_status;          /* -1 if none */
     uint64_t t0;              /* request head received (loop ms) */
-    px_labels_t labels;       /* request labels */
+    h1_series_t series;       /* metric series of the current authority/target */
 } h1_t;
 
 static void on_down_read(px_sock_t *s, int status);
@@ -103,35 +118,90 @@ static const char *reason_of(int status)
     return "Error";
 }
 
+static bool same_addr(const px_addr_t *a, const px_addr_t *b);
+
+/* The request labels of the current exchange (the slow path only). */
+static void request_labels(h1_t *h, px_labels_t *l)
+{
+    px_labels_init(l);
+    px_labels_adds(l, "direction", h->conn->dir == PX_DIR_INBOUND ? "inbound" : "outbound");
+    px_labels_add(l, "authority", h->series.auth, h->series.auth_len);
+    px_labels_target(l, &h->series.target);
+    px_labels_adds(l, "tls", "disabled");
+}
+
+static void count_request(h1_t *h, const char *auth, size_t auth_len)
+{
+    px_worker_t *w = h->conn->w;
+    h1_series_t *hs = &h->series;
+    if (auth_len > sizeof(hs->auth))
+        auth_len = sizeof(hs->auth); /* the label value is cut there too */
+    if (!px_metrics_ref_valid(w->metrics, &hs->req) || hs->auth_len != auth_len ||
+        memcmp(hs->auth, auth, auth_len) != 0 || !same_addr(&hs->target, &h->target)) {
+        memcpy(hs->auth, auth, auth_len);
+        hs->auth_len = auth_len;
+        hs->target = h->target;
+        hs->resp_status = hs->lat_status = 0;
+        px_labels_t l;
+        request_labels(h, &l);
+        if (!px_metrics_ref_get(w->metrics, PX_M_REQUEST_TOTAL, &l, h->t0, &hs->req))
+            return;
+    }
+    px_metrics_ref_inc(&hs->req, 1, h->t0);
+}
+
 static void count_response(h1_t *h, int status, const char *error)
 {
     if (!h->counted)
         return;
     h->counted = false;
     px_worker_t *w = h->conn->w;
+    h1_series_t *hs = &h->series;
     uint64_t now = px_loop_now(w->loop);
+    bool plain = status != 0 && !error[0] && h->grpc_status < 0;
+    if (plain && status == hs->resp_status && px_metrics_ref_valid(w->metrics, &hs->resp)) {
+        px_metrics_ref_inc(&hs->resp, 1, now);
+        return;
+    }
     char st[16], gs[16] = "";
     snprintf(st, sizeof(st), "%d", status);
     if (h->grpc_status >= 0)
         snprintf(gs, sizeof(gs), "%d", h->grpc_status);
     bool failure = status >= 500 || status == 0 || error[0] || h->grpc_status > 0;
-    px_labels_t l = h->labels;
+    px_labels_t l;
+    request_labels(h, &l);
     px_labels_adds(&l, "status_code", status ? st : "");
     px_labels_adds(&l, "classification", failure ? "failure" : "success");
     px_labels_adds(&l, "grpc_status", gs);
     px_labels_adds(&l, "error", error);
-    px_metrics_inc(w->metrics, PX_M_RESPONSE_TOTAL, &l, 1, now);
+    if (!plain) {
+        px_metrics_inc(w->metrics, PX_M_RESPONSE_TOTAL, &l, 1, now);
+        return;
+    }
+    hs->resp_status = 0;
+    if (px_metrics_ref_get(w->metrics, PX_M_RESPONSE_TOTAL, &l, now, &hs->resp)) {
+        hs->resp_status = status;
+        px_metrics_ref_inc(&hs->resp, 1, now);
+    }
 }
 
 static void observe_latency(h1_t *h, int status)
 {
     px_worker_t *w = h->conn->w;
+    h1_series_t *hs = &h->series;
     uint64_t now = px_loop_now(w->loop);
-    char st[16];
-    snprintf(st, sizeof(st), "%d", status);
-    px_labels_t l = h->labels;
-    px_labels_adds(&l, "status_code", st);
-    px_metrics_observe_ms(w->metrics, PX_M_RESPONSE_LATENCY_MS, &l, (double)(now - h->t0), now);
+    if (status != hs->lat_status || !px_metrics_ref_valid(w->metrics, &hs->lat)) {
+        char st[16];
+        snprintf(st, sizeof(st), "%d", status);
+        px_labels_t l;
+        request_labels(h, &l);
+        px_labels_adds(&l, "status_code", st);
+        hs->lat_status = 0;
+        if (!px_metrics_ref_get(w->metrics, PX_M_RESPONSE_LATENCY_MS, &l, now, &hs->lat))
+            return;
+        hs->lat_status = status;
+    }
+    px_metrics_ref_observe_ms(&hs->lat, (double)(now - h->t0), now);
 }
 
 static void drop_upstream(h1_t *h, int err)
@@ -390,12 +460,7 @@ static void start_exchange(h1_t *h, const px_h1_msg_t *m, const px_h1_framing_t 
         respond_error(h, 502, "no_target");
         return;
     }
-    px_labels_init(&h->labels);
-    px_labels_adds(&h->labels, "direction", conn->dir == PX_DIR_INBOUND ? "inbound" : "outbound");
-    px_labels_add(&h->labels, "authority", f->authority ? f->authority : "", f->authority_len);
-    px_labels_target(&h->labels, &h->target);
-    px_labels_adds(&h->labels, "tls", "disabled");
-    px_metrics_inc(w->metrics, PX_M_REQUEST_TOTAL, &h->labels, 1, h->t0);
+    count_request(h, f->authority ? f->authority : "", f->authority ? f->authority_len : 0);
     h->counted = true;
 
     h->req_body = f->body;

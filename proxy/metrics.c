@@ -55,6 +55,7 @@ struct px_metrics_shard {
     pthread_mutex_t lock;    /* guards structure (add/evict) against the scraper */
     series_t *buckets[SHARD_BUCKETS];
     series_t *all;
+    uint64_t gen;            /* bumped by each eviction that frees a series (owner thread) */
 };
 
 struct px_metrics {
@@ -150,6 +151,7 @@ px_metrics_t *px_metrics_new(unsigned nshards, size_t max_series, uint64_t retai
     m->start_time = (double)time(NULL);
     for (unsigned i = 0; i < nshards; i++) {
         m->shards[i].owner = m;
+        m->shards[i].gen = 1; /* a zeroed ref is never valid */
         pthread_mutex_init(&m->shards[i].lock, NULL);
     }
     return m;
@@ -238,12 +240,8 @@ void px_metrics_gauge_add(px_metrics_shard_t *sh, px_metric_family_t fam, const 
         atomic_fetch_add_explicit(&s->value, (uint64_t)delta, memory_order_relaxed);
 }
 
-void px_metrics_observe_ms(px_metrics_shard_t *sh, px_metric_family_t fam,
-                           const px_labels_t *l, double ms, uint64_t now)
+static void observe(series_t *s, double ms)
 {
-    series_t *s = lookup(sh, fam, l, now);
-    if (s == NULL)
-        return;
     size_t b = 0;
     while (b < PX_METRICS_NBUCKETS - 1 && ms > bucket_ms[b])
         b++;
@@ -252,12 +250,49 @@ void px_metrics_observe_ms(px_metrics_shard_t *sh, px_metric_family_t fam,
     atomic_fetch_add_explicit(&s->value, 1, memory_order_relaxed);
 }
 
+void px_metrics_observe_ms(px_metrics_shard_t *sh, px_metric_family_t fam,
+                           const px_labels_t *l, double ms, uint64_t now)
+{
+    series_t *s = lookup(sh, fam, l, now);
+    if (s)
+        observe(s, ms);
+}
+
+bool px_metrics_ref_get(px_metrics_shard_t *sh, px_metric_family_t fam, const px_labels_t *l,
+                        uint64_t now, px_metrics_ref_t *ref)
+{
+    series_t *s = lookup(sh, fam, l, now);
+    ref->_series = s;
+    ref->_gen = s ? sh->gen : 0;
+    return s != NULL;
+}
+
+bool px_metrics_ref_valid(const px_metrics_shard_t *sh, const px_metrics_ref_t *ref)
+{
+    return ref->_series != NULL && ref->_gen == sh->gen;
+}
+
+void px_metrics_ref_inc(px_metrics_ref_t *ref, uint64_t n, uint64_t now)
+{
+    series_t *s = ref->_series;
+    s->last_used = now;
+    atomic_fetch_add_explicit(&s->value, n, memory_order_relaxed);
+}
+
+void px_metrics_ref_observe_ms(px_metrics_ref_t *ref, double ms, uint64_t now)
+{
+    series_t *s = ref->_series;
+    s->last_used = now;
+    observe(s, ms);
+}
+
 void px_metrics_evict(px_metrics_shard_t *sh, uint64_t now)
 {
     px_metrics_t *m = sh->owner;
     if (now < m->retain_idle_ms)
         return;
     uint64_t cutoff = now - m->retain_idle_ms;
+    bool freed = false;
     pthread_mutex_lock(&sh->lock);
     for (size_t i = 0; i < SHARD_BUCKETS; i++) {
         series_t **pp = &sh->buckets[i];
@@ -274,8 +309,11 @@ void px_metrics_evict(px_metrics_shard_t *sh, uint64_t now)
                 s->all_next->all_prev = s->all_prev;
             mesh_free(s);
             atomic_fetch_sub(&m->nseries, 1);
+            freed = true;
         }
     }
+    if (freed)
+        sh->gen++; /* every cached px_metrics_ref_t is now stale */
     pthread_mutex_unlock(&sh->lock);
 }
 

@@ -35,11 +35,15 @@ static void fail(px_sock_t *s, int e)
         s->last_errno = e;
 }
 
-static void update_interest(px_sock_t *s)
+/* Read interest is dropped lazily (`strict` false): a handler that stops
+ * and restarts reading around every exchange would otherwise cost two
+ * epoll_ctl calls per request. The registration stays until an event
+ * actually arrives while reading is off; on_io then drops it for real. */
+static void set_interest(px_sock_t *s, bool strict)
 {
     unsigned want = 0;
-    if ((s->flags & PX_SOCK_FLAG_READING) && !(s->flags & PX_SOCK_FLAG_EOF) &&
-        s->in.len < s->in_max)
+    if (!(s->flags & PX_SOCK_FLAG_EOF) && s->in.len < s->in_max &&
+        ((s->flags & PX_SOCK_FLAG_READING) || (!strict && (s->io.want & PX_IO_READ))))
         want |= PX_IO_READ;
     if (s->flags & PX_SOCK_FLAG_CONNECTING)
         want |= PX_IO_WRITE;
@@ -56,6 +60,8 @@ static void update_interest(px_sock_t *s)
     }
     px_io_set(s->loop, &s->io, want);
 }
+
+static void update_interest(px_sock_t *s) { set_interest(s, false); }
 
 
 static void do_read(px_sock_t *s)
@@ -172,7 +178,9 @@ static void on_io(px_io_t *io, unsigned ev)
     if ((ev & (PX_IO_READ | PX_IO_ERR)) && (s->flags & PX_SOCK_FLAG_READING) &&
         !(s->flags & PX_SOCK_FLAG_EOF))
         do_read(s);
-    else if (ev & PX_IO_ERR) {
+    else if ((ev & PX_IO_READ) && !(ev & PX_IO_ERR)) {
+        set_interest(s, true); /* the lazily kept registration fired: drop it now */
+    } else if (ev & PX_IO_ERR) {
         /* EPOLLERR/EPOLLHUP are reported whatever the interest set, so a
          * socket nobody reads would spin. A pending error goes to the
          * handler now; a plain hang-up parks the socket until the handler

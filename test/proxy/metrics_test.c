@@ -107,6 +107,46 @@ START_TEST(test_metrics_evict_idle)
 }
 END_TEST
 
+START_TEST(test_metrics_ref_survives_until_eviction)
+{
+    px_metrics_t *m = px_metrics_new(1, 100, 1000);
+    px_metrics_shard_t *sh = px_metrics_shard(m, 0);
+    px_labels_t a, b;
+    px_labels_init(&a);
+    px_labels_adds(&a, "authority", "cached");
+    px_labels_init(&b);
+    px_labels_adds(&b, "authority", "other");
+    px_metrics_ref_t ref = PX_METRICS_REF_INIT, lat = PX_METRICS_REF_INIT;
+    ck_assert(!px_metrics_ref_valid(sh, &ref));
+    ck_assert(px_metrics_ref_get(sh, PX_M_REQUEST_TOTAL, &a, 100, &ref));
+    ck_assert(px_metrics_ref_get(sh, PX_M_RESPONSE_LATENCY_MS, &a, 100, &lat));
+    px_metrics_inc(sh, PX_M_REQUEST_TOTAL, &b, 1, 100);
+    ck_assert(px_metrics_ref_valid(sh, &ref));
+    px_metrics_ref_inc(&ref, 2, 100);
+    px_metrics_ref_observe_ms(&lat, 7.0, 100);
+    /* Updates through the ref keep the series alive: only "other" goes,
+     * which still invalidates every ref (they cannot tell which went). */
+    px_metrics_ref_inc(&ref, 1, 4000);
+    px_metrics_ref_observe_ms(&lat, 7.0, 4000);
+    px_metrics_evict(sh, 4500);
+    ck_assert_uint_eq(px_metrics_series_count(m), 2);
+    ck_assert(!px_metrics_ref_valid(sh, &ref));
+    /* The same labels find the same series again, with the counts so far. */
+    px_metrics_inc(sh, PX_M_REQUEST_TOTAL, &a, 1, 4500);
+    mesh_buf_t out = MESH_BUF_INIT;
+    ck_assert_int_eq(px_metrics_render(m, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out.base, "request_total{authority=\"cached\"} 4\n"));
+    ck_assert_ptr_nonnull(strstr(out.base, "response_latency_ms_count{authority=\"cached\"} 2\n"));
+    ck_assert_ptr_null(strstr(out.base, "other"));
+    mesh_buf_free(&out);
+    /* A ref taken after the eviction is valid; nothing freed, no bump. */
+    ck_assert(px_metrics_ref_get(sh, PX_M_REQUEST_TOTAL, &a, 4500, &ref));
+    px_metrics_evict(sh, 4600);
+    ck_assert(px_metrics_ref_valid(sh, &ref));
+    px_metrics_free(m);
+}
+END_TEST
+
 Suite *px_metrics_suite(void)
 {
     Suite *s = suite_create("px_metrics");
@@ -115,6 +155,7 @@ Suite *px_metrics_suite(void)
     tcase_add_test(tc, test_metrics_render_merge);
     tcase_add_test(tc, test_metrics_series_cap);
     tcase_add_test(tc, test_metrics_evict_idle);
+    tcase_add_test(tc, test_metrics_ref_survives_until_eviction);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,9 +5,11 @@
  * creates) its series in its own shard's hash table without a lock and bumps
  * relaxed atomics; the shard's mutex is taken only to add or evict a series,
  * and by the scraper, which merges all shards (summing equal series) when
- * /metrics is rendered. No pointer to a series is kept across events, so the
- * owning thread may evict idle series (retain_idle, Linkerd's 10 minutes)
- * safely; a gauge that is not zero is never evicted.
+ * /metrics is rendered. The owning thread evicts idle series (retain_idle,
+ * Linkerd's 10 minutes); a gauge that is not zero is never evicted. A hot
+ * path may keep a px_metrics_ref_t to a series across events: each eviction
+ * that frees anything bumps the shard's generation, which invalidates every
+ * reference taken before it.
  *
  * Label values come from clients (authority), so the number of series is
  * capped (max_series over all shards); past it, updates are dropped and
@@ -78,6 +80,25 @@ void px_metrics_gauge_add(px_metrics_shard_t *sh, px_metric_family_t fam, const 
                           int64_t delta, uint64_t now);
 void px_metrics_observe_ms(px_metrics_shard_t *sh, px_metric_family_t fam,
                            const px_labels_t *l, double ms, uint64_t now);
+
+/* A cached pointer to one series, for a hot path that updates the same
+ * series request after request (skipping label formatting and the hash
+ * lookup). Zero-init (PX_METRICS_REF_INIT) is "not taken". Owner thread only. */
+typedef struct px_metrics_ref {
+    void *_series;  /* series_t of the shard */
+    uint64_t _gen;  /* shard generation it was taken in */
+} px_metrics_ref_t;
+#define PX_METRICS_REF_INIT {NULL, 0}
+
+/* Finds or creates the series and points *ref at it. Returns false (ref
+ * cleared; the cap overflow is counted) when it cannot be created. */
+bool px_metrics_ref_get(px_metrics_shard_t *sh, px_metric_family_t fam, const px_labels_t *l,
+                        uint64_t now, px_metrics_ref_t *ref);
+/* True while no eviction happened since the ref was taken. */
+bool px_metrics_ref_valid(const px_metrics_shard_t *sh, const px_metrics_ref_t *ref);
+/* Updates through a valid ref (check px_metrics_ref_valid first). */
+void px_metrics_ref_inc(px_metrics_ref_t *ref, uint64_t n, uint64_t now);
+void px_metrics_ref_observe_ms(px_metrics_ref_t *ref, double ms, uint64_t now);
 
 /* Drops series idle since before now - retain_idle (owner thread only). */
 void px_metrics_evict(px_metrics_shard_t *sh, uint64_t now);
