@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mesh/buf.h"
+
 /* Most items a port list may hold; longer lists are refused. */
 #define WH_PORTS_MAX 256
 
@@ -37,5 +39,11 @@ bool wh__cidrs_valid(const char *s);
 
 /* 1 when `s` is a decimal integer in lo..hi (no sign, no blanks). */
 bool wh__parse_int(const char *s, long long lo, long long hi, long long *out);
+
+/* Appends `j` as json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) would write
+ * it, byte for byte (insertion order, no ASCII-only or slash escaping).
+ * `j` must have no cycles. 0, or -1 on no memory or nesting over the limit
+ * (out may then hold part of the text). */
+int wh__json_dump(const json_t *j, mesh_buf_t *out) __attribute__((warn_unused_result));
 
 #endif
