@@ -71,7 +71,9 @@ static int make_server(id_grpc_t *g, const char *addr, mesh_grpc_server_t **out)
         cfg.tls_cert_file = g->cert_path;
         cfg.tls_key_file = g->key_path;
     }
-    cfg.workers = ID_GRPC_WORKERS;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg.workers = ncpu < ID_GRPC_MIN_WORKERS ? ID_GRPC_MIN_WORKERS
+                  : ncpu > ID_GRPC_MAX_WORKERS ? ID_GRPC_MAX_WORKERS : (int)ncpu;
     /* A request is three bounded fields. */
     cfg.max_recv_message = ID_CSR_MAX + ID_TOKEN_MAX + ID_NAME_MAX + 64;
     mesh_grpc_server_t *srv = NULL;

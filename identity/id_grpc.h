@@ -18,8 +18,11 @@
 #include "id/service.h"
 
 #define ID_CERTIFY_PATH "/io.linkerd.proxy.identity.Identity/Certify"
-/* Handler threads: signing is CPU-bound, TokenReviews wait on the API. */
-#define ID_GRPC_WORKERS 8
+/* Handler threads: one per CPU (signing is CPU-bound; a TokenReview waits on
+ * the API for about a millisecond), within these bounds. Each thread costs
+ * stack and allocator memory, so a small machine keeps few. */
+#define ID_GRPC_MIN_WORKERS 2
+#define ID_GRPC_MAX_WORKERS 8
 
 typedef struct id_grpc id_grpc_t;
 

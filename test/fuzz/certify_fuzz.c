@@ -5,7 +5,10 @@
  *   even: a CertifyRequest, through id_certify with a real issuer and a fake
  *         token reviewer (token "web" = emojivoto/web), so valid requests
  *         reach the signer;
- *   odd:  a bare DER CSR, through id_csr_check against a fixed identity.
+ *   odd:  a bare DER CSR, through id_csr_check against a fixed identity,
+ *         and differentially through the fast path (id_csr_check_fast):
+ *         whenever the fast path gives a verdict it must be OpenSSL's, with
+ *         the same reason and, on success, the same public key.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +70,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         id_code_t c = id_csr_check(data + 1, size - 1, ID, &req, &why);
         if ((c == ID_OK) != (req != NULL))
             abort();
+        id_csr_key_t key;
+        const char *why_fast = NULL;
+        int fast = id_csr_check_fast(data + 1, size - 1, ID, &key, &why_fast);
+        if (fast != ID_CSR_FALLBACK) {
+            if (fast != (int)c || (c != ID_OK && strcmp(why, why_fast) != 0))
+                abort();
+            if (c == ID_OK) {
+                unsigned char spki[ID_SPKI_MAX], *p = spki;
+                int n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &p);
+                if (n != (int)key.len || memcmp(spki, key.spki, key.len) != 0)
+                    abort();
+            }
+        }
         X509_REQ_free(req);
         return 0;
     }
