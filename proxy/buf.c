@@ -5,6 +5,16 @@
 
 #include "mesh/mem.h"
 
+/* Bytes of buffer memory this thread released (see px_buf_freed_take). */
+static _Thread_local size_t freed_bytes;
+
+size_t px_buf_freed_take(void)
+{
+    size_t n = freed_bytes;
+    freed_bytes = 0;
+    return n;
+}
+
 /* Smallest allocation: one typical socket read. */
 #define PX_BUF_MIN_CAP 4096
 
@@ -30,6 +40,7 @@ int px_buf_reserve(px_buf_t *b, size_t extra, size_t max)
         return -1;
     if (b->len)
         memcpy(n, b->base + b->off, b->len);
+    freed_bytes += b->cap;
     mesh_free(b->base);
     b->base = n;
     b->off = 0;
@@ -61,6 +72,7 @@ void px_buf_consume(px_buf_t *b, size_t n)
 
 void px_buf_free(px_buf_t *b)
 {
+    freed_bytes += b->cap;
     MESH_FREE(&b->base);
     b->off = b->len = b->cap = 0;
 }

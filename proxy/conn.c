@@ -31,6 +31,20 @@ void px_labels_target(px_labels_t *l, const px_addr_t *a)
     px_labels_adds(l, "target_port", port);
 }
 
+void px_labels_tcp(px_labels_t *l, px_dir_t dir, bool src, const px_addr_t *target)
+{
+    px_labels_init(l);
+    px_labels_adds(l, "direction", dir == PX_DIR_INBOUND ? "inbound" : "outbound");
+    px_labels_adds(l, "peer", src ? "src" : "dst");
+    px_labels_target(l, target);
+    px_labels_adds(l, "tls", "disabled");
+}
+
+const px_addr_t *px_conn_label_addr(const px_conn_t *conn)
+{
+    return conn->has_target ? &conn->target : &conn->w->listeners[conn->dir].addr;
+}
+
 void px_conn_count_error(px_worker_t *w, px_dir_t dir, const char *error)
 {
     px_labels_t l;
@@ -42,13 +56,15 @@ void px_conn_count_error(px_worker_t *w, px_dir_t dir, const char *error)
 }
 
 /* tcp_close_total{errno}, bytes, and the open gauge, for either side. */
-static void count_close(px_worker_t *w, const px_labels_t *base, const px_sock_t *s, int err)
+static void count_close(px_worker_t *w, px_dir_t dir, bool src, const px_addr_t *target,
+                        const px_sock_t *s, int err)
 {
     uint64_t now = px_loop_now(w->loop);
-    px_labels_t l = *base;
-    px_metrics_inc(w->metrics, PX_M_TCP_READ_BYTES_TOTAL, base, s->bytes_in, now);
-    px_metrics_inc(w->metrics, PX_M_TCP_WRITE_BYTES_TOTAL, base, s->bytes_out, now);
-    px_metrics_gauge_add(w->metrics, PX_M_TCP_OPEN_CONNECTIONS, base, -1, now);
+    px_labels_t l;
+    px_labels_tcp(&l, dir, src, target);
+    px_metrics_inc(w->metrics, PX_M_TCP_READ_BYTES_TOTAL, &l, s->bytes_in, now);
+    px_metrics_inc(w->metrics, PX_M_TCP_WRITE_BYTES_TOTAL, &l, s->bytes_out, now);
+    px_metrics_gauge_add(w->metrics, PX_M_TCP_OPEN_CONNECTIONS, &l, -1, now);
     px_labels_adds(&l, "errno", px_errno_name(err ? err : s->last_errno));
     px_metrics_inc(w->metrics, PX_M_TCP_CLOSE_TOTAL, &l, 1, now);
 }
@@ -66,7 +82,7 @@ void px_conn_close(px_conn_t *conn, int err)
     conn->closed = true;
     px_worker_t *w = conn->w;
     px_timer_cancel(w->loop, &conn->timer);
-    count_close(w, &conn->tcp_labels, &conn->sock, err);
+    count_close(w, conn->dir, true, px_conn_label_addr(conn), &conn->sock, err);
     if (conn->proto_ops && conn->proto_ops->free)
         conn->proto_ops->free(conn);
     conn->proto = NULL;
@@ -96,7 +112,7 @@ void px_upstream_close(px_upstream_t *up, int err)
         w->npool--;
     }
     if (up->connected)
-        count_close(w, &up->tcp_labels, &up->sock, err);
+        count_close(w, up->dir, false, &up->addr, &up->sock, err);
     px_sock_close(&up->sock);
     w->nupstreams--;
     px_loop_defer(w->loop, &up->free_d, up_free);
@@ -106,6 +122,13 @@ static void up_on_timer(px_timer_t *t)
 {
     px_upstream_t *up = MESH_CONTAINER_OF(t, px_upstream_t, timer);
     if (px_list_linked(&up->pool_link)) {
+        if (!up->shrunk) {
+            up->shrunk = true;
+            px_sock_shrink(&up->sock);
+            if (px_timer_arm(up->w->loop, &up->timer,
+                             PX_POOL_IDLE_TIMEOUT_MS - PX_POOL_SHRINK_MS) == 0)
+                return;
+        }
         px_upstream_close(up, 0); /* idle in the pool too long */
         return;
     }
@@ -126,8 +149,10 @@ static void up_on_connect(px_sock_t *s, int status)
     }
     up->connected = true;
     uint64_t now = px_loop_now(up->w->loop);
-    px_metrics_inc(up->w->metrics, PX_M_TCP_OPEN_TOTAL, &up->tcp_labels, 1, now);
-    px_metrics_gauge_add(up->w->metrics, PX_M_TCP_OPEN_CONNECTIONS, &up->tcp_labels, 1, now);
+    px_labels_t l;
+    px_labels_tcp(&l, up->dir, false, &up->addr);
+    px_metrics_inc(up->w->metrics, PX_M_TCP_OPEN_TOTAL, &l, 1, now);
+    px_metrics_gauge_add(up->w->metrics, PX_M_TCP_OPEN_CONNECTIONS, &l, 1, now);
     up->on_connect(up, 0);
 }
 
@@ -148,11 +173,6 @@ px_upstream_t *px_upstream_connect(px_worker_t *w, px_dir_t dir, const px_addr_t
     px_list_init(&up->pool_link);
     px_timer_init(&up->timer, up_on_timer);
     px_deferred_init(&up->free_d);
-    px_labels_init(&up->tcp_labels);
-    px_labels_adds(&up->tcp_labels, "direction", dir == PX_DIR_INBOUND ? "inbound" : "outbound");
-    px_labels_adds(&up->tcp_labels, "peer", "dst");
-    px_labels_target(&up->tcp_labels, addr);
-    px_labels_adds(&up->tcp_labels, "tls", "disabled");
     int r = px_sock_connect(&up->sock, &w->queue, (const struct sockaddr *)&addr->sa, addr->len, up);
     if (r != 0) {
         px_conn_count_error(w, dir, r == PX_ERR_REFUSED ? "connect_refused" : "connect_error");
@@ -208,7 +228,7 @@ void px_upstream_release(px_upstream_t *up, bool reusable)
         px_upstream_close(up, 0);
         return;
     }
-    px_buf_free(&up->sock.in);
+    up->shrunk = false;
     up->sock.on_read = pooled_on_read;
     up->sock.on_written = NULL;
     up->sock.data = up;
@@ -217,6 +237,6 @@ void px_upstream_release(px_upstream_t *up, bool reusable)
     /* Most recently used first: it is the least likely to have been closed. */
     px_list_insert(w->pool.next, &up->pool_link);
     w->npool++;
-    if (px_timer_arm(w->loop, &up->timer, PX_POOL_IDLE_TIMEOUT_MS) != 0)
+    if (px_timer_arm(w->loop, &up->timer, PX_POOL_SHRINK_MS) != 0)
         px_upstream_close(up, 0);
 }

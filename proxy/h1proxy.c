@@ -40,6 +40,9 @@
 #define PX_H1_LINGER_MS 5000
 /* Largest request head we re-write (ours may add a few headers). */
 #define PX_H1_SCRATCH_MAX (PX_H1_MAX_HEAD + 1024)
+/* An idle connection keeps its buffers this long (a keep-alive client's
+ * next request usually comes sooner), then frees them. */
+#define PX_H1_SHRINK_MS 1000
 /* Request body bytes kept for a retry on a reused upstream connection; a
  * request that streams more than this is not retried. */
 #define PX_H1_REPLAY_MAX (64 * 1024)
@@ -90,6 +93,7 @@ typedef struct h1 {
     uint64_t resp_left;
     px_h1_chunked_t resp_ch;
     bool close_down;          /* close downstream after this response */
+    bool shrunk;              /* idle, and the buffers were released */
     int status;               /* final response status */
     int grpc_status;          /* -1 if none */
     uint64_t t0;              /* request head received (loop ms) */
@@ -304,12 +308,15 @@ static void finish_exchange(h1_t *h)
         try_parse(h); /* a pipelined request is already here */
         return;
     }
-    px_buf_free(&conn->sock.in); /* idle connections keep no buffer */
     if (conn->sock.flags & PX_SOCK_FLAG_EOF) {
         enter_closing(h); /* half-closed: every request it sent is answered */
         return;
     }
-    px_timer_arm(conn->w->loop, &conn->timer, conn->w->cfg->http_idle_timeout_ms);
+    /* The buffers stay for a back-to-back next request; on_timer frees
+     * them after PX_H1_SHRINK_MS of idleness. */
+    uint64_t idle = conn->w->cfg->http_idle_timeout_ms;
+    h->shrunk = idle <= PX_H1_SHRINK_MS;
+    px_timer_arm(conn->w->loop, &conn->timer, h->shrunk ? idle : PX_H1_SHRINK_MS);
     px_sock_read_start(&conn->sock);
 }
 
@@ -411,6 +418,7 @@ static void attach_upstream(h1_t *h, px_upstream_t *up)
     up->sock.data = up;
     up->sock.on_read = on_up_read;
     up->sock.on_written = on_up_written;
+    up->sock.flags |= PX_SOCK_FLAG_KEEP_BUFS;
 }
 
 static void start_exchange(h1_t *h, const px_h1_msg_t *m, const px_h1_framing_t *f, size_t head_len)
@@ -857,9 +865,16 @@ static void on_timer(px_timer_t *t)
 {
     px_conn_t *conn = MESH_CONTAINER_OF(t, px_conn_t, timer);
     h1_t *h = conn->proto;
-    if (h->state == H1_HEAD)
+    if (h->state == H1_HEAD) {
         respond_error(h, 408, "");
-    else
+    } else if (h->state == H1_IDLE && !h->shrunk) {
+        h->shrunk = true;
+        px_buf_free(&h->scratch);
+        px_sock_shrink(&conn->sock);
+        if (px_timer_arm(conn->w->loop, &conn->timer,
+                         conn->w->cfg->http_idle_timeout_ms - PX_H1_SHRINK_MS) != 0)
+            px_conn_close(conn, ENOMEM);
+    } else
         px_conn_close(conn, h->state == H1_CLOSING ? ETIMEDOUT : 0);
 }
 
@@ -900,6 +915,8 @@ static void become_tunnel(h1_t *h)
     conn->proto_ops = NULL;
     conn->proto = NULL;
     px_loop_defer(conn->w->loop, &h->free_d, h1_free_deferred);
+    conn->sock.flags &= ~PX_SOCK_FLAG_KEEP_BUFS; /* the relay frees as it drains */
+    up->sock.flags &= ~PX_SOCK_FLAG_KEEP_BUFS;
     px_tcp_relay(conn, up);
 }
 
@@ -919,6 +936,7 @@ void px_h1_serve(px_conn_t *conn)
     conn->sock.on_read = on_down_read;
     conn->sock.on_written = on_down_written;
     conn->sock.data = conn;
+    conn->sock.flags |= PX_SOCK_FLAG_KEEP_BUFS;
     conn->timer.cb = on_timer;
     px_timer_cancel(conn->w->loop, &conn->timer);
     try_parse(h);

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -197,14 +198,11 @@ static void serve_accepted(px_worker_t *w, px_dir_t dir, int fd, const px_addr_t
         conn->target = cfg->inbound_forward_addr;
         conn->connect_to = cfg->inbound_forward_addr;
     }
-    px_labels_init(&conn->tcp_labels);
-    px_labels_adds(&conn->tcp_labels, "direction", dir == PX_DIR_INBOUND ? "inbound" : "outbound");
-    px_labels_adds(&conn->tcp_labels, "peer", "src");
-    px_labels_target(&conn->tcp_labels, conn->has_target ? &conn->target : &w->listeners[dir].addr);
-    px_labels_adds(&conn->tcp_labels, "tls", "disabled");
+    px_labels_t tl;
+    px_labels_tcp(&tl, dir, true, px_conn_label_addr(conn));
     uint64_t now = px_loop_now(w->loop);
-    px_metrics_inc(w->metrics, PX_M_TCP_OPEN_TOTAL, &conn->tcp_labels, 1, now);
-    px_metrics_gauge_add(w->metrics, PX_M_TCP_OPEN_CONNECTIONS, &conn->tcp_labels, 1, now);
+    px_metrics_inc(w->metrics, PX_M_TCP_OPEN_TOTAL, &tl, 1, now);
+    px_metrics_gauge_add(w->metrics, PX_M_TCP_OPEN_CONNECTIONS, &tl, 1, now);
 
     if (!conn->has_target && !(dir == PX_DIR_OUTBOUND && cfg->outbound_target_from_host)) {
         mesh_log_info("proxy", "refused %s connection: no original destination",
@@ -283,6 +281,11 @@ static void on_tick(px_timer_t *t)
 {
     px_worker_t *w = MESH_CONTAINER_OF(t, px_worker_t, tick);
     px_metrics_evict(w->metrics, px_loop_now(w->loop));
+    /* Connections that went idle freed their buffers, but malloc keeps the
+     * pages mapped; after a burst, give them back (idle RSS is a goal). The
+     * call walks the heap, so only when enough was freed. */
+    if (px_buf_freed_take() >= PX_WORKER_TRIM_BYTES)
+        malloc_trim(0);
     if (w->draining) {
         check_drained(w);
         px_timer_arm(w->loop, &w->tick, 20);

@@ -133,8 +133,10 @@ static int do_flush(px_sock_t *s)
     }
     if (s->io.want & PX_IO_WRITE)
         px_io_set(s->loop, &s->io, s->io.want & ~PX_IO_WRITE);
-    /* Idle keep-alive connections should not pin a send buffer each. */
-    px_buf_free(&s->out);
+    /* Idle keep-alive connections should not pin a send buffer each (a
+     * handler that frees it itself, after a pause, sets KEEP_BUFS). */
+    if (!(s->flags & PX_SOCK_FLAG_KEEP_BUFS))
+        px_buf_free(&s->out);
     if ((s->flags & (PX_SOCK_FLAG_SHUT_PENDING | PX_SOCK_FLAG_SHUT)) == PX_SOCK_FLAG_SHUT_PENDING) {
         s->flags |= PX_SOCK_FLAG_SHUT;
         s->type->shutdown_write(s);
@@ -311,6 +313,14 @@ int px_sock_write(px_sock_t *s, const void *p, size_t n)
         return s->out.len + n > PX_SOCK_OUT_MAX ? PX_ERR_LIMIT : PX_ERR_NOMEM;
     queue_link(s);
     return 0;
+}
+
+void px_sock_shrink(px_sock_t *s)
+{
+    if (s->in.len == 0)
+        px_buf_free(&s->in);
+    if (s->out.len == 0)
+        px_buf_free(&s->out);
 }
 
 void px_sock_shutdown(px_sock_t *s)

@@ -44,5 +44,9 @@ static inline void px_buf_commit(px_buf_t *b, size_t n) { b->len += n; }
 void px_buf_consume(px_buf_t *b, size_t n);
 /* Releases the memory; the buffer is empty and reusable. */
 void px_buf_free(px_buf_t *b);
+/* Bytes of buffer memory released by the calling thread since the last
+ * call (the worker uses it to decide when to hand free pages back to the
+ * kernel: malloc keeps freed 16 KiB buffers otherwise). */
+size_t px_buf_freed_take(void);
 
 #endif

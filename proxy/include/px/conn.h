@@ -38,8 +38,14 @@ typedef struct px_upstream px_upstream_t;
 /* Idle upstream connections kept per worker, and how long. */
 #define PX_POOL_MAX_IDLE 256
 #define PX_POOL_IDLE_TIMEOUT_MS 10000
-/* Housekeeping period (metric eviction, drain checks). */
+/* A pooled connection idle this long releases its buffers (reused sooner,
+ * it keeps them: no allocation per request). */
+#define PX_POOL_SHRINK_MS 1000
+/* Housekeeping period (metric eviction, drain checks, heap trimming). */
 #define PX_WORKER_TICK_MS 1000
+/* Buffer bytes freed since the last tick above which the worker returns
+ * free heap pages to the kernel (malloc_trim). */
+#define PX_WORKER_TRIM_BYTES (1024 * 1024)
 
 typedef struct px_listener {
     px_io_t io;          /* accept readiness */
@@ -85,7 +91,6 @@ struct px_conn {
     px_addr_t target;          /* original destination, or the forward address */
     bool has_target;           /* false: no original destination */
     px_addr_t connect_to;      /* where upstream connections go */
-    px_labels_t tcp_labels;    /* direction, peer="src", target_*, tls */
     const px_conn_proto_t *proto_ops; /* installed handler, NULL while detecting */
     void *proto;               /* handler state */
     bool closed;
@@ -99,9 +104,9 @@ struct px_upstream {
     px_list_t pool_link;       /* in w->pool while idle */
     px_timer_t timer;          /* connect timeout, then pool idle timeout */
     px_deferred_t free_d;
-    px_labels_t tcp_labels;    /* direction, peer="dst", target_*, tls */
     bool connected;            /* tcp_open counted */
     bool closed;
+    bool shrunk;               /* pooled, and its buffers were released */
     /* on_connect(up, 0) connected; (up, PX_ERR_TIMEOUT/REFUSED/...) failed,
      * and the upstream is then already closed. */
     void (*on_connect)(px_upstream_t *up, int status);
@@ -129,6 +134,12 @@ void px_upstream_close(px_upstream_t *up, int err);
 
 /* Target labels target_addr/target_ip/target_port for an address. */
 void px_labels_target(px_labels_t *l, const px_addr_t *a);
+/* The tcp_* label set: direction, peer ("src" for accepted connections,
+ * "dst" for upstreams), target_*, tls. Built when a connection opens and
+ * again when it closes (not kept: 2 KiB per connection otherwise). */
+void px_labels_tcp(px_labels_t *l, px_dir_t dir, bool src, const px_addr_t *target);
+/* The address an accepted connection's tcp labels name. */
+const px_addr_t *px_conn_label_addr(const px_conn_t *conn);
 
 /* Protocol entry points (handlers take over conn->sock; bytes already read
  * during detection are still in conn->sock.in). */

@@ -74,6 +74,10 @@ typedef void (*px_sock_connect_cb)(px_sock_t *s, int status);
 #define PX_SOCK_FLAG_CLOSED 0x20u     /* px_sock_close was called */
 #define PX_SOCK_FLAG_ERROR 0x40u      /* a send or recv failed */
 #define PX_SOCK_FLAG_PARKED 0x80u     /* off epoll after a hang-up, until interest returns */
+/* Set by the handler: keep `out` allocated when it drains (the handler
+ * calls px_sock_shrink once the connection has been idle a while). Without
+ * it `out` is freed each time it empties. */
+#define PX_SOCK_FLAG_KEEP_BUFS 0x100u
 
 struct px_sock {
     const px_sock_type_t *type; /* transport */
@@ -126,6 +130,9 @@ void px_sock_shutdown(px_sock_t *s);
 /* Closes the fd now and frees the buffers; unsent output is dropped. A second
  * call is a no-op. */
 void px_sock_close(px_sock_t *s);
+/* Frees `in` and `out` if they hold no bytes (an idle connection keeps
+ * no buffer memory). */
+void px_sock_shrink(px_sock_t *s);
 /* Bytes waiting in `out`. */
 static inline size_t px_sock_pending(const px_sock_t *s) { return s->out.len; }
 
