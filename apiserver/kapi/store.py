@@ -13,6 +13,7 @@ import base64
 import binascii
 import collections
 import copy
+import ipaddress
 import json
 import random
 import threading
@@ -34,6 +35,8 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # Service VIPs come from the default service CIDR 10.96.0.0/12.
 SERVICE_IP_BASE = (10 << 24) | (96 << 16)
 SERVICE_IP_FIRST_HOST = 10
+# Addresses in 10.96.0.0/12.
+SERVICE_IP_RANGE_SIZE = 1 << 20
 
 Event = collections.namedtuple("Event", "rv type key ns obj old")
 
@@ -148,10 +151,52 @@ class Store:
             raise errors.ApiError(404, "NotFound", 'namespaces "%s" not found' % ns,
                                   {"name": ns, "kind": "namespaces"})
 
-    def _allocate_service_ip(self):
-        n = SERVICE_IP_BASE + self.next_service_ip
-        self.next_service_ip += 1
-        return "%d.%d.%d.%d" % (n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255)
+    def _service_ips_in_use(self):
+        """{ip: (ns, name)} of every Service's cluster IPs (lock held)."""
+        used = {}
+        for key, svc in self.buckets[("", "services")].items():
+            spec = svc.get("spec") or {}
+            for ip in (spec.get("clusterIPs") or []) + [spec.get("clusterIP")]:
+                if isinstance(ip, str) and ip not in ("", "None"):
+                    used[ip] = key
+        return used
+
+    def _allocate_service_ip(self, used):
+        """The next free address of the range; like the real allocator, it
+        never hands out one a Service holds (requested or allocated)."""
+        for _ in range(SERVICE_IP_RANGE_SIZE):
+            if self.next_service_ip >= SERVICE_IP_RANGE_SIZE - 1:
+                self.next_service_ip = SERVICE_IP_FIRST_HOST
+            n = SERVICE_IP_BASE + self.next_service_ip
+            self.next_service_ip += 1
+            ip = "%d.%d.%d.%d" % (n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255)
+            if ip not in used:
+                return ip
+        raise errors.ApiError(500, "InternalError",
+                              "Internal error occurred: failed to allocate a serviceIP: range is full")
+
+    def _service_cluster_ip(self, obj, old_spec):
+        """Validates a requested cluster IP, or allocates one (lock held)."""
+        spec, m = obj["spec"], obj["metadata"]
+        me = (m.get("namespace", ""), m.get("name", ""))
+        used = self._service_ips_in_use()
+        want = spec.get("clusterIP") or old_spec.get("clusterIP")
+        if not want:
+            spec["clusterIP"] = self._allocate_service_ip(used)
+            return
+        spec["clusterIP"] = want
+        if want == "None":
+            return
+        try:
+            ipaddress.ip_address(want)
+        except ValueError:
+            raise errors.invalid("Service", me[1], "spec.clusterIPs[0]",
+                                 'Invalid value: "%s": must be a valid IP address, '
+                                 "(e.g. 10.9.8.7 or 2001:db8::ffff)" % want)
+        if used.get(want, me) != me:
+            raise errors.invalid("Service", me[1], "spec.clusterIPs",
+                                 'Invalid value: []string{"%s"}: failed to allocate IP %s: '
+                                 "provided IP is already allocated" % (want, want))
 
     def _defaults(self, rt, obj, old):
         """Server-side defaults the real API fills in and cmesh relies on."""
@@ -165,8 +210,7 @@ class Store:
             stype = spec.setdefault("type", "ClusterIP")
             old_spec = (old or {}).get("spec") or {}
             if stype != "ExternalName":
-                if not spec.get("clusterIP"):
-                    spec["clusterIP"] = old_spec.get("clusterIP") or self._allocate_service_ip()
+                self._service_cluster_ip(obj, old_spec)
                 spec.setdefault("clusterIPs", [spec["clusterIP"]])
                 if spec["clusterIP"] != "None":
                     spec.setdefault("ipFamilies", ["IPv4"])
