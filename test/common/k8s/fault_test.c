@@ -317,12 +317,10 @@ START_TEST(test_fault_informer_1000_faults)
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
     mesh_k8s_config_t *cfg = mesh_k8s_config_new_plain(url);
-    /* The stand-in stalls small writes on reused connections (40 ms, Nagle +
-     * delayed ACK), so the test clients open a connection per request. */
-    mesh_k8s_client_opts_t fast = {.qps = -1, .max_retry_after_ms = 200, .fresh_connections = 1};
+    mesh_k8s_client_opts_t fast = {.qps = -1, .max_retry_after_ms = 200};
     mesh_k8s_client_t *inf_client = mesh_k8s_client_new(cfg, &fast);
     mesh_k8s_client_t *drv_client = mesh_k8s_client_new(cfg, &fast);
-    mesh_k8s_client_opts_t noretry = {.qps = -1, .max_retries = -1, .fresh_connections = 1};
+    mesh_k8s_client_opts_t noretry = {.qps = -1, .max_retries = -1};
     mesh_k8s_client_t *ctl = mesh_k8s_client_new(cfg, &noretry);
     mesh_k8s_result_t r;
     json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name", NS);
