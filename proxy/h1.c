@@ -29,6 +29,19 @@ bool px_h1_iequal(const char *a, size_t an, const char *b)
     return strlen(b) == an && strncasecmp(a, b, an) == 0;
 }
 
+/* Compares a header name (a token, checked by the parser) with a lowercase
+ * literal of letters, digits and '-': for token characters, OR-ing 0x20
+ * lowercases letters and maps nothing else onto those. Hot: every header
+ * goes through it several times. */
+static inline bool name_eq(const char *a, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)a[i] | 0x20) != (unsigned char)lit[i])
+            return false;
+    return true;
+}
+#define NAME_IS(h, lit) ((h)->name_len == sizeof(lit) - 1 && name_eq((h)->name, lit, sizeof(lit) - 1))
+
 /* Expects CRLF at p[i]; returns the index after it, PX_H1_INCOMPLETE or BAD. */
 static long crlf(const char *p, size_t n, size_t i)
 {
@@ -272,24 +285,24 @@ static void scan(const px_h1_msg_t *m, scan_t *s, px_h1_framing_t *f)
     f->grpc_status = -1;
     for (size_t i = 0; i < m->nheaders; i++) {
         const px_h1_header_t *h = &m->headers[i];
-        if (px_h1_iequal(h->name, h->name_len, "content-length")) {
+        if (NAME_IS(h, "content-length")) {
             s->cl_headers++;
             if (parse_length(h->value, h->value_len, &s->cl) != 0)
                 s->cl_bad = true;
-        } else if (px_h1_iequal(h->name, h->name_len, "transfer-encoding")) {
+        } else if (NAME_IS(h, "transfer-encoding")) {
             s->te_headers++;
             each_elem(h->value, h->value_len, te_elem, &s->te);
-        } else if (px_h1_iequal(h->name, h->name_len, "connection")) {
+        } else if (NAME_IS(h, "connection")) {
             each_elem(h->value, h->value_len, conn_elem, &s->conn);
-        } else if (px_h1_iequal(h->name, h->name_len, "host")) {
+        } else if (NAME_IS(h, "host")) {
             s->host_headers++;
             f->authority = h->value;
             f->authority_len = h->value_len;
-        } else if (px_h1_iequal(h->name, h->name_len, "upgrade")) {
+        } else if (NAME_IS(h, "upgrade")) {
             s->upgrade_headers++;
-        } else if (px_h1_iequal(h->name, h->name_len, "expect")) {
+        } else if (NAME_IS(h, "expect")) {
             f->expect_continue = px_h1_iequal(h->value, h->value_len, "100-continue");
-        } else if (px_h1_iequal(h->name, h->name_len, "grpc-status")) {
+        } else if (NAME_IS(h, "grpc-status")) {
             uint64_t g;
             if (parse_length(h->value, h->value_len, &g) == 0 && g < 1000)
                 f->grpc_status = (int)g;
@@ -382,22 +395,37 @@ static void listed_elem(const char *e, size_t n, void *arg)
         l->found = true;
 }
 
-static bool hop_by_hop(const px_h1_msg_t *m, const px_h1_header_t *h)
+static void other_elem(const char *e, size_t n, void *arg)
 {
-    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
-                                      "transfer-encoding", "upgrade"};
-    for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-        if (px_h1_iequal(h->name, h->name_len, hop[i]))
-            return true;
+    if (!px_h1_iequal(e, n, "close") && !px_h1_iequal(e, n, "keep-alive") &&
+        !px_h1_iequal(e, n, "upgrade"))
+        *(bool *)arg = true;
+}
+
+/* Whether some Connection header lists a name besides the three options
+ * that are hop-by-hop anyway (the usual case is no: skip that check). */
+static bool connection_lists_names(const px_h1_msg_t *m)
+{
+    bool other = false;
+    for (size_t i = 0; i < m->nheaders && !other; i++)
+        if (NAME_IS(&m->headers[i], "connection"))
+            each_elem(m->headers[i].value, m->headers[i].value_len, other_elem, &other);
+    return other;
+}
+
+static bool hop_by_hop(const px_h1_msg_t *m, const px_h1_header_t *h, bool listed)
+{
+    if (NAME_IS(h, "connection") || NAME_IS(h, "keep-alive") || NAME_IS(h, "proxy-connection") ||
+        NAME_IS(h, "te") || NAME_IS(h, "transfer-encoding") || NAME_IS(h, "upgrade"))
+        return true;
     /* RFC 9110 §7.6.1: names listed in Connection are hop-by-hop too, but
      * never the ones framing and routing depend on ("Connection: Host" is a
      * known trick to make a proxy drop them). */
-    if (px_h1_iequal(h->name, h->name_len, "host") ||
-        px_h1_iequal(h->name, h->name_len, "content-length"))
+    if (!listed || NAME_IS(h, "host") || NAME_IS(h, "content-length"))
         return false;
     listed_t l = {h->name, h->name_len, false};
     for (size_t i = 0; i < m->nheaders && !l.found; i++)
-        if (px_h1_iequal(m->headers[i].name, m->headers[i].name_len, "connection"))
+        if (NAME_IS(&m->headers[i], "connection"))
             each_elem(m->headers[i].value, m->headers[i].value_len, listed_elem, &l);
     return l.found;
 }
@@ -409,45 +437,66 @@ static bool hop_by_hop(const px_h1_msg_t *m, const px_h1_header_t *h)
     } while (0)
 #define APPENDS(s) APPEND((s), sizeof(s) - 1)
 
+/* Unchecked copies into room reserved beforehand. */
+#define PUT(p, n)                  \
+    do {                           \
+        memcpy(o, (p), (n));       \
+        o += (n);                  \
+    } while (0)
+#define PUTS(s) PUT((s), sizeof(s) - 1)
+
 int px_h1_write_head(px_buf_t *out, size_t max, const px_h1_msg_t *m, bool request,
                      bool chunked, bool close, bool upgrade)
 {
+    /* Size everything first, so the head is built with one reservation. */
+    const px_h1_header_t *up = NULL;
+    size_t need = request ? m->method_len + m->target_len + 12 : 15 + m->reason_len;
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const px_h1_header_t *h = &m->headers[i];
+        need += h->name_len + h->value_len + 4;
+        if (NAME_IS(h, "upgrade"))
+            up = h;
+    }
+    need += sizeof("Transfer-Encoding: chunked\r\n") + sizeof("Connection: upgrade\r\nUpgrade: ") +
+            (up ? up->value_len : 0) + 4;
+    if (px_buf_reserve(out, need, max) != 0)
+        return -1;
+    bool listed = connection_lists_names(m);
+    char *o = px_buf_tail(out);
     if (request) {
-        APPEND(m->method, m->method_len);
-        APPENDS(" ");
-        APPEND(m->target, m->target_len);
-        APPEND(m->minor_version ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
+        PUT(m->method, m->method_len);
+        PUTS(" ");
+        PUT(m->target, m->target_len);
+        PUT(m->minor_version ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
     } else {
         char st[16] = "HTTP/1.1 000 ";
         st[9] = (char)('0' + m->status / 100);
         st[10] = (char)('0' + m->status / 10 % 10);
         st[11] = (char)('0' + m->status % 10);
-        APPEND(st, 13);
-        APPEND(m->reason, m->reason_len);
-        APPENDS("\r\n");
+        PUT(st, 13);
+        PUT(m->reason, m->reason_len);
+        PUTS("\r\n");
     }
-    const px_h1_header_t *up = NULL;
     for (size_t i = 0; i < m->nheaders; i++) {
         const px_h1_header_t *h = &m->headers[i];
-        if (px_h1_iequal(h->name, h->name_len, "upgrade"))
-            up = h;
-        if (hop_by_hop(m, h))
+        if (hop_by_hop(m, h, listed))
             continue;
-        APPEND(h->name, h->name_len);
-        APPENDS(": ");
-        APPEND(h->value, h->value_len);
-        APPENDS("\r\n");
+        PUT(h->name, h->name_len);
+        PUTS(": ");
+        PUT(h->value, h->value_len);
+        PUTS("\r\n");
     }
     if (chunked)
-        APPENDS("Transfer-Encoding: chunked\r\n");
+        PUTS("Transfer-Encoding: chunked\r\n");
     if (upgrade && up) {
-        APPENDS("Connection: upgrade\r\nUpgrade: ");
-        APPEND(up->value, up->value_len);
-        APPENDS("\r\n");
+        PUTS("Connection: upgrade\r\nUpgrade: ");
+        PUT(up->value, up->value_len);
+        PUTS("\r\n");
     } else if (close) {
-        APPENDS("Connection: close\r\n");
+        PUTS("Connection: close\r\n");
     }
-    APPENDS("\r\n");
+    PUTS("\r\n");
+    px_buf_commit(out, (size_t)(o - px_buf_tail(out)));
     return 0;
 }
 
@@ -624,9 +673,10 @@ int px_h1_write_trailers(px_buf_t *out, size_t max, const px_h1_msg_t *m)
      * must not come late; a recipient may drop them, and we do. */
     static const char *const banned[] = {"content-length", "host", "trailer"};
     APPENDS("0\r\n");
+    bool listed = m && connection_lists_names(m);
     for (size_t i = 0; m && i < m->nheaders; i++) {
         const px_h1_header_t *h = &m->headers[i];
-        bool drop = hop_by_hop(m, h);
+        bool drop = hop_by_hop(m, h, listed);
         for (size_t k = 0; !drop && k < sizeof(banned) / sizeof(banned[0]); k++)
             drop = px_h1_iequal(h->name, h->name_len, banned[k]);
         if (drop)
