@@ -33,7 +33,6 @@ struct mesh_k8s_client {
     mesh_k8s_client_stats_t stats;
     char *connect_to; /* "name:port:host:port" when tls_server_name is set */
     char *url_base;   /* server URL, host replaced by tls_server_name if set */
-    int fresh;        /* no connection reuse */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -140,7 +139,6 @@ mesh_k8s_client_t *mesh_k8s_client_new(mesh_k8s_config_t *cfg, const mesh_k8s_cl
     c->max_retry_after_ms = opts->max_retry_after_ms ? opts->max_retry_after_ms
                                                      : MESH_K8S_MAX_RETRY_AFTER_MS;
     c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : MESH_K8S_REQUEST_TIMEOUT_MS;
-    c->fresh = opts->fresh_connections;
     c->user_agent = mesh_strdup(opts->user_agent ? opts->user_agent : "cmesh/" CMESH_VERSION);
     pthread_mutex_init(&c->lock, NULL);
     if (cfg->tls_server_name != NULL) {
@@ -432,7 +430,7 @@ static int do_request(mesh_k8s_client_t *c, const char *method, const char *path
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &x);
-        if (h != NULL || c->fresh) {
+        if (h != NULL) {
             /* Watches get their own connection so cancel can shut it down
              * without touching a pooled one another thread might reuse. */
             curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);

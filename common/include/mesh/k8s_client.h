@@ -41,9 +41,6 @@ typedef struct {
     long max_retry_after_ms; /* 0 = MESH_K8S_MAX_RETRY_AFTER_MS */
     long timeout_ms;         /* 0 = MESH_K8S_REQUEST_TIMEOUT_MS */
     const char *user_agent;  /* NULL = "cmesh/<version>" */
-    int fresh_connections;   /* 1 = a new connection per request (no keep-alive
-                              * reuse); for servers that stall small writes on
-                              * reused connections (Nagle + delayed ACK) */
 } mesh_k8s_client_opts_t;
 
 typedef struct {
