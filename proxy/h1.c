@@ -21,8 +21,12 @@ static const unsigned char tchar[256] = {
 };
 
 #define IS_TCHAR(c) (tchar[(unsigned char)(c)])
-/* field-vchar / SP / HTAB / obs-text: anything but CTLs (HTAB allowed) and DEL. */
-#define IS_FIELD(c) (((unsigned char)(c) >= 0x20 && (unsigned char)(c) != 0x7f) || (c) == '\t')
+/* field-vchar / SP / HTAB / obs-text: anything but CTLs (HTAB allowed) and
+ * DEL; a table, since every value byte goes through it. */
+static const unsigned char fieldchar[256] = {
+    ['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+};
+#define IS_FIELD(c) (fieldchar[(unsigned char)(c)])
 
 bool px_h1_iequal(const char *a, size_t an, const char *b)
 {
@@ -77,6 +81,9 @@ static long parse_headers(const char *p, size_t n, size_t i, px_h1_msg_t *m)
         while (i < n && (p[i] == ' ' || p[i] == '\t'))
             i++;
         size_t vs = i;
+        while (i + 4 <= n && IS_FIELD(p[i]) && IS_FIELD(p[i + 1]) && IS_FIELD(p[i + 2]) &&
+               IS_FIELD(p[i + 3]))
+            i += 4;
         while (i < n && IS_FIELD(p[i]))
             i++;
         if (i >= n)
