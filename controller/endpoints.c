@@ -73,6 +73,46 @@ int dst_ports_contains(const char *list, unsigned port)
     return 0;
 }
 
+/* The containerPort of `pod`'s port named [name, name+n), or 0. */
+static unsigned pod_port_named(const json_t *pod, const char *name, size_t n)
+{
+    size_t i, k;
+    const json_t *c, *pt;
+    json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+        json_array_foreach(json_object_get(c, "ports"), k, pt) {
+            const char *pn = json_string_value(json_object_get(pt, "name"));
+            json_int_t cp = json_integer_value(json_object_get(pt, "containerPort"));
+            if (pn && strlen(pn) == n && memcmp(pn, name, n) == 0 && cp > 0 && cp <= 65535)
+                return (unsigned)cp;
+        }
+    }
+    return 0;
+}
+
+int dst_pod_ports_contains(const json_t *pod, const char *list, unsigned port)
+{
+    if (list == NULL)
+        return 0;
+    if (dst_ports_contains(list, port))
+        return 1;
+    if (pod == NULL)
+        return 0;
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if (t > p && pod_port_named(pod, p, (size_t)(t - p)) == port)
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
 /* ---- endpoint basics -------------------------------------------------- */
 
 void dst_endpoint_clear(dst_endpoint_t *ep)
@@ -357,7 +397,7 @@ int dst_endpoint_from_pod(const dst_config_t *cfg, int family, const uint8_t *ip
         goto nomem;
 
     int meshed = cpns != NULL && cfg->controller_ns != NULL && strcmp(cpns, cfg->controller_ns) == 0;
-    if (!meshed || dst_ports_contains(dst_meta_str(pod, "annotations", ANN_SKIP_INBOUND), port))
+    if (!meshed || dst_pod_ports_contains(pod, dst_meta_str(pod, "annotations", ANN_SKIP_INBOUND), port))
         return DST_OK;
     if (cfg->trust_domain != NULL && cfg->trust_domain[0] != '\0' && ns != NULL) {
         size_t n = strlen(sa) + strlen(ns) + strlen(cfg->controller_ns) + strlen(cfg->trust_domain) + 40;
@@ -370,7 +410,7 @@ int dst_endpoint_from_pod(const dst_config_t *cfg, int family, const uint8_t *ip
     const char *opaque = dst_meta_str(pod, "annotations", ANN_OPAQUE);
     if (opaque == NULL)
         opaque = cfg->default_opaque_ports;
-    if (dst_ports_contains(opaque, port))
+    if (dst_pod_ports_contains(pod, opaque, port))
         ep->hint = DST_HINT_OPAQUE;
     else if (cfg->h2_upgrade)
         ep->hint = DST_HINT_H2;

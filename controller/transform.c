@@ -88,7 +88,30 @@ json_t *dst_watcher_transform(json_t *obj, void *ud)
         json_object_set_new(out, "metadata", meta_min(md, pod_labels, pod_anns, 1));
         static const char *const spec_keys[] = {"serviceAccountName", NULL};
         static const char *const status_keys[] = {"podIP", "podIPs", NULL};
-        json_object_set_new(out, "spec", pick_map(json_object_get(obj, "spec"), spec_keys));
+        json_t *spec = pick_map(json_object_get(obj, "spec"), spec_keys);
+        /* Named container ports, for names in the opaque/skip annotations. */
+        json_t *ctrs = json_array();
+        size_t i, k;
+        json_t *c, *pt;
+        json_array_foreach(json_object_get(json_object_get(obj, "spec"), "containers"), i, c) {
+            json_t *ports = json_array();
+            json_array_foreach(json_object_get(c, "ports"), k, pt) {
+                static const char *const pk[] = {"name", "containerPort", NULL};
+                if (json_object_get(pt, "name"))
+                    json_array_append_new(ports, pick_map(pt, pk));
+            }
+            if (json_array_size(ports)) {
+                json_t *one = json_object();
+                json_object_set_new(one, "ports", ports);
+                json_array_append_new(ctrs, one);
+            } else {
+                json_decref(ports);
+            }
+        }
+        if (spec && json_array_size(ctrs))
+            json_object_set(spec, "containers", ctrs);
+        json_decref(ctrs);
+        json_object_set_new(out, "spec", spec);
         json_object_set_new(out, "status", pick_map(json_object_get(obj, "status"), status_keys));
         break;
     }

@@ -247,6 +247,42 @@ START_TEST(test_endpoints_opaque_and_skip)
 }
 END_TEST
 
+START_TEST(test_endpoints_named_opaque_ports)
+{
+    json_t *pod = J("{\"metadata\":{\"name\":\"db-0\",\"namespace\":\"demo\"},\"spec\":{\"containers\":["
+                    "{\"ports\":[{\"name\":\"mysql\",\"containerPort\":3306},{\"name\":\"admin\",\"containerPort\":9001}]},"
+                    "{\"ports\":[{\"name\":\"metrics\",\"containerPort\":9102}]}]}}");
+    ck_assert(dst_pod_ports_contains(pod, "mysql", 3306));
+    ck_assert(dst_pod_ports_contains(pod, " 25 , metrics ,4000-4001", 9102));
+    ck_assert(dst_pod_ports_contains(pod, "25, metrics", 25));
+    ck_assert(!dst_pod_ports_contains(pod, "mysql", 9001));   /* the name is another port's */
+    ck_assert(!dst_pod_ports_contains(pod, "mysq", 3306));    /* no prefix matches */
+    ck_assert(!dst_pod_ports_contains(pod, "unknown", 3306));
+    ck_assert(!dst_pod_ports_contains(NULL, "mysql", 3306));
+    ck_assert(!dst_pod_ports_contains(pod, NULL, 3306));
+    ck_assert(!dst_pod_ports_contains(pod, "", 3306));
+    json_decref(pod);
+
+    /* through the translator: a name in the pod's annotation makes its port opaque */
+    put(DST_OBJ_POD, "demo", "web-abc",
+        "{\"metadata\":{\"name\":\"web-abc\",\"namespace\":\"demo\","
+        "\"labels\":{\"linkerd.io/control-plane-ns\":\"cmesh\"},"
+        "\"annotations\":{\"config.linkerd.io/opaque-ports\":\"http\",\"config.linkerd.io/skip-inbound-ports\":\"admin\"}},"
+        "\"spec\":{\"containers\":[{\"ports\":[{\"name\":\"http\",\"containerPort\":8080},{\"name\":\"admin\",\"containerPort\":9001}]}]}}");
+    json_t *svc = J(SVC);
+    json_t *sl = slice("IPv4", EP_REF, "[{\"name\":\"http\",\"port\":8080},{\"name\":\"admin\",\"port\":9001}]");
+    dst_endpoint_set_t s = DST_ENDPOINT_SET_INIT;
+    ck_assert_int_eq(dst_endpoints_translate(&CFG, svc, 80, NULL, &sl, 1, &LK, &s), DST_OK);
+    ck_assert_int_eq(find(&s, "10.0.0.1", 8080)->hint, DST_HINT_OPAQUE);
+    dst_endpoint_set_clear(&s);
+    ck_assert_int_eq(dst_endpoints_translate(&CFG, svc, 9000, NULL, &sl, 1, &LK, &s), DST_OK);
+    ck_assert_ptr_null(find(&s, "10.0.0.1", 9001)->identity); /* skipped by name */
+    dst_endpoint_set_clear(&s);
+    json_decref(sl);
+    json_decref(svc);
+}
+END_TEST
+
 START_TEST(test_endpoints_ports_contains)
 {
     ck_assert_int_eq(dst_ports_contains("25,587,3306", 587), 1);
@@ -393,6 +429,7 @@ Suite *dst_endpoints_suite(void)
     tcase_add_test(tc, test_endpoints_instance_filter);
     tcase_add_test(tc, test_endpoints_pods_owner_identity_hint);
     tcase_add_test(tc, test_endpoints_opaque_and_skip);
+    tcase_add_test(tc, test_endpoints_named_opaque_ports);
     tcase_add_test(tc, test_endpoints_ports_contains);
     tcase_add_test(tc, test_endpoints_diff);
     tcase_add_test(tc, test_endpoints_encode);

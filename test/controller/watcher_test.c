@@ -449,6 +449,18 @@ START_TEST(test_watcher_transform)
     ck_assert_ptr_null(json_object_get(json_object_get(t, "status"), "phase"));
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(t, "metadata"), "ownerReferences"), 0), "name")), "r");
     json_decref(t);
+    /* named container ports are kept (name and number only), others dropped */
+    pod = J("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"ports\":"
+            "[{\"containerPort\":80},{\"name\":\"http\",\"containerPort\":8080,\"protocol\":\"TCP\"}]}]}}");
+    t = dst_watcher_transform(pod, (void *)(intptr_t)DST_RES_POD);
+    json_t *ctr = json_array_get(json_object_get(json_object_get(t, "spec"), "containers"), 0);
+    ck_assert_ptr_null(json_object_get(ctr, "image"));
+    ck_assert_uint_eq(json_array_size(json_object_get(ctr, "ports")), 1);
+    json_t *pt = json_array_get(json_object_get(ctr, "ports"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(pt, "name")), "http");
+    ck_assert_int_eq(json_integer_value(json_object_get(pt, "containerPort")), 8080);
+    ck_assert_ptr_null(json_object_get(pt, "protocol"));
+    json_decref(t);
 }
 END_TEST
 

@@ -162,6 +162,14 @@ int dst_endpoint_set_diff(const dst_endpoint_set_t *old, const dst_endpoint_set_
  */
 int dst_ports_contains(const char *list, unsigned port);
 
+/*
+ * dst_ports_contains, plus named ports: an item that is the name of one of
+ * `pod`'s container ports (spec.containers[].ports[].name) matches that
+ * port's containerPort, as Linkerd resolves names in
+ * config.linkerd.io/opaque-ports and skip-inbound-ports. pod may be NULL.
+ */
+int dst_pod_ports_contains(const json_t *pod, const char *list, unsigned port);
+
 /* The value of metadata.<field>.<key> as a string, or NULL. */
 const char *dst_meta_str(const json_t *obj, const char *field, const char *key);
 
