@@ -168,8 +168,9 @@ int mesh_grpc_server_new(const mesh_grpc_server_config_t *cfg, mesh_grpc_server_
     pthread_mutex_init(&srv->ready_lock, NULL);
     grpc_init();
 
-    grpc_server_credentials *creds;
-    int rc = mesh__grpc_server_creds(&srv->cfg, &creds);
+    grpc_server_credentials *creds = cfg->creds;
+    srv->cfg.creds = NULL; /* borrowed only for this call */
+    int rc = creds != NULL ? 0 : mesh__grpc_server_creds(&srv->cfg, &creds);
     if (rc)
         goto fail;
     grpc_arg args[] = {
@@ -184,7 +185,8 @@ int mesh_grpc_server_new(const mesh_grpc_server_config_t *cfg, mesh_grpc_server_
     srv->server = grpc_server_create(&chargs, NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
     srv->port = grpc_server_add_http2_port(srv->server, srv->addr, creds);
-    grpc_server_credentials_release(creds);
+    if (creds != cfg->creds)
+        grpc_server_credentials_release(creds);
     if (srv->port <= 0) {
         mesh_log_error(MESH_GRPC_LOG, "cannot listen on %s", srv->addr);
         rc = MESH_GRPC_EBIND;

@@ -96,6 +96,11 @@ typedef struct mesh_grpc_server_config {
     size_t max_recv_message;
     /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; 0 = the default above. */
     int max_concurrent_streams;
+    /* Ready-made server credentials (e.g. mesh_grpc_creds_reloadable from
+     * mesh/grpc_reload.h), used instead of the tls_* files when set.
+     * Borrowed: used only inside mesh_grpc_server_new; the caller releases
+     * them after it returns. */
+    struct grpc_server_credentials *creds;
 } mesh_grpc_server_config_t;
 
 /* What a handler knows about its call. Valid only during the handler. */
