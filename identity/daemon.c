@@ -153,10 +153,11 @@ static int run(const daemon_opts_t *o)
 
     while (mesh_signal_wait(TICK_MS) == 0) {
         id_service_ready(svc); /* refreshes issuer_cert_ttl_seconds */
-        /* Renew on schedule only: after an issuer rotation the current
-         * certificate still chains to the anchors, and a renewal restarts
-         * the server (see id_grpc.h). */
-        if (!o->insecure && time(NULL) >= renew_at)
+        /* Renew at SERVING_RENEW_PERCENT of the lifetime, and as soon as the
+         * issuer rotates so that clients see a chain from the new issuer. A
+         * renewal is swapped in under the running server (id_grpc.h). */
+        if (!o->insecure &&
+            (time(NULL) >= renew_at || id_service_generation(svc) != served_gen))
             renew_serving(svc, grpc, &renew_at, &served_gen);
     }
     mesh_log_info(MOD, "shutting down");
