@@ -90,8 +90,14 @@ def scenario(name, api, bindir, load_bin, tmp, channels, per, changes, tls=None)
                os.path.join(tmp, "dst-%s.log" % name))
     client = None
     try:
-        wait_for(lambda: http_get("http://127.0.0.1:%d/ready" % aport, timeout=1)[0] == 200,
-                 timeout=30, what="destination /ready")
+        try:
+            wait_for(lambda: http_get("http://127.0.0.1:%d/ready" % aport, timeout=1)[0] == 200
+                     or not dst.alive(), timeout=30, what="destination /ready")
+            if not dst.alive():
+                raise RuntimeError("cmesh-destination exited")
+        except (AssertionError, RuntimeError):
+            print(dst.output()[-3000:])
+            raise
         base_kb = status_kb(dst.pid, "VmRSS")
         args = ["taskset", "-c", str(CLIENT_CPU), load_bin, "127.0.0.1:%d" % port, AUTH, str(channels), str(per)]
         if tls:
