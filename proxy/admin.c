@@ -1,8 +1,10 @@
 /* The admin server (port 4191) on worker 0's loop: /metrics, /ready, /live,
- * optional POST /shutdown. One request per connection (Connection: close),
- * which is all probes and Prometheus need. */
+ * /proxy-log-level (GET shows the filter, PUT sets it; loopback clients
+ * only, as Linkerd's), optional POST /shutdown. One request per connection
+ * (Connection: close), which is all probes and Prometheus need. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,6 +19,8 @@
 #define PX_ADMIN_TIMEOUT_MS 10000
 /* Admin requests are small. */
 #define PX_ADMIN_IN_MAX (16 * 1024)
+/* Longest log filter accepted by PUT /proxy-log-level. */
+#define PX_ADMIN_LOG_FILTER_MAX 512
 
 void px__proxy_request_shutdown(px_worker_t *w);
 
@@ -25,6 +29,7 @@ typedef struct admin {
     px_io_t io;        /* listening socket */
     int fd;
     px_list_t conns;   /* admin_conn_t */
+    char log_filter[PX_ADMIN_LOG_FILTER_MAX + 1]; /* as last set (GET /proxy-log-level) */
 } admin_t;
 
 typedef struct admin_conn {
@@ -82,7 +87,48 @@ static bool from_loopback(const px_sock_t *s)
            IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
 }
 
-static void route(admin_conn_t *c, const px_h1_msg_t *m)
+static const char *level_name(mesh_log_level_t l)
+{
+    static const char *const names[] = {"off", "error", "warn", "info", "debug", "trace"};
+    return (unsigned)l < sizeof(names) / sizeof(names[0]) ? names[l] : "warn";
+}
+
+/* GET shows the filter; PUT with the new filter as the body sets it. The
+ * threshold is one global the log macros read; a store of an enum is
+ * atomic on every target we build for, and a stale read only logs one
+ * line more or less. */
+static void log_level(admin_conn_t *c, const px_h1_msg_t *m, const char *body, size_t len)
+{
+    admin_t *a = c->admin;
+    if (!from_loopback(&c->sock)) {
+        respond(c, 403, "Forbidden", "text/plain", "forbidden\n", 10);
+        return;
+    }
+    if (px_h1_iequal(m->method, m->method_len, "GET")) {
+        char out[PX_ADMIN_LOG_FILTER_MAX + 2];
+        int n = snprintf(out, sizeof(out), "%s\n", a->log_filter);
+        respond(c, 200, "OK", "text/plain", out, (size_t)n);
+        return;
+    }
+    if (!px_h1_iequal(m->method, m->method_len, "PUT")) {
+        respond(c, 405, "Method Not Allowed", "text/plain", "method not allowed\n", 19);
+        return;
+    }
+    while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == '\r' || body[len - 1] == ' '))
+        len--;
+    char filter[PX_ADMIN_LOG_FILTER_MAX + 1];
+    memcpy(filter, body, len);
+    filter[len] = 0;
+    if (len == 0 || memchr(filter, 0, len) != NULL || mesh_log_set_filter(filter) != 0) {
+        respond(c, 400, "Bad Request", "text/plain", "invalid log level\n", 18);
+        return;
+    }
+    memcpy(a->log_filter, filter, len + 1);
+    mesh_log_info("admin", "log level set to %s", filter);
+    respond(c, 204, "No Content", "text/plain", "", 0);
+}
+
+static void route(admin_conn_t *c, const px_h1_msg_t *m, const char *body, size_t body_len)
 {
     px_proxy_t *p = c->admin->w->proxy;
     size_t pl = m->target_len;
@@ -92,14 +138,14 @@ static void route(admin_conn_t *c, const px_h1_msg_t *m)
     bool get = px_h1_iequal(m->method, m->method_len, "GET") ||
                px_h1_iequal(m->method, m->method_len, "HEAD");
     if (get && px_h1_iequal(m->target, pl, "/metrics")) {
-        mesh_buf_t body = MESH_BUF_INIT;
-        if (px_metrics_render(px_proxy_metrics(p), &body) != 0) {
-            mesh_buf_free(&body);
+        mesh_buf_t text = MESH_BUF_INIT;
+        if (px_metrics_render(px_proxy_metrics(p), &text) != 0) {
+            mesh_buf_free(&text);
             respond(c, 500, "Internal Server Error", "text/plain", "error\n", 6);
             return;
         }
-        respond(c, 200, "OK", "text/plain; version=0.0.4", body.base ? body.base : "", body.len);
-        mesh_buf_free(&body);
+        respond(c, 200, "OK", "text/plain; version=0.0.4", text.base ? text.base : "", text.len);
+        mesh_buf_free(&text);
     } else if (get && px_h1_iequal(m->target, pl, "/ready")) {
         if (px_proxy_ready(p))
             respond(c, 200, "OK", "text/plain", "ready\n", 6);
@@ -107,6 +153,8 @@ static void route(admin_conn_t *c, const px_h1_msg_t *m)
             respond(c, 503, "Service Unavailable", "text/plain", "not ready\n", 10);
     } else if (get && px_h1_iequal(m->target, pl, "/live")) {
         respond(c, 200, "OK", "text/plain", "live\n", 5);
+    } else if (px_h1_iequal(m->target, pl, "/proxy-log-level")) {
+        log_level(c, m, body, body_len);
     } else if (px_h1_iequal(m->target, pl, "/shutdown") &&
                px_h1_iequal(m->method, m->method_len, "POST") && c->admin->w->cfg->shutdown_endpoint) {
         if (!from_loopback(&c->sock)) {
@@ -141,10 +189,21 @@ static void on_read(px_sock_t *s, int status)
         mesh_free(m);
         return;
     }
-    if (r < 0)
+    px_h1_framing_t f = {0};
+    if (r >= 0 && px_h1_request_framing(m, &f) != 0)
+        f.body = PX_H1_BODY_NONE; /* probes are not held to proxy rules; a PUT then fails */
+    if (r < 0) {
         respond(c, 400, "Bad Request", "text/plain", "bad request\n", 12);
-    else
-        route(c, m);
+    } else if (f.body == PX_H1_BODY_CHUNKED) {
+        respond(c, 411, "Length Required", "text/plain", "length required\n", 16);
+    } else if (f.body == PX_H1_BODY_LENGTH && f.length > PX_ADMIN_LOG_FILTER_MAX) {
+        respond(c, 413, "Content Too Large", "text/plain", "too large\n", 10);
+    } else if (f.body == PX_H1_BODY_LENGTH && s->in.len - (size_t)r < f.length) {
+        mesh_free(m); /* the body is still coming */
+        return;
+    } else {
+        route(c, m, px_buf_data(&s->in) + r, f.body == PX_H1_BODY_LENGTH ? (size_t)f.length : 0);
+    }
     mesh_free(m);
 }
 
@@ -193,6 +252,7 @@ int px__admin_start(px_worker_t *w, int fd)
         return PX_ERR_NOMEM;
     a->w = w;
     a->fd = fd;
+    snprintf(a->log_filter, sizeof(a->log_filter), "%s", level_name(mesh_log_level));
     px_list_init(&a->conns);
     int r = px_io_start(w->loop, &a->io, fd, PX_IO_READ, on_accept);
     if (r != 0) {

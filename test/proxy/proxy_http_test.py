@@ -215,6 +215,26 @@ class ProxyHttpTest(MeshTestCase):
         self.assertEqual(http_get(a + "/live")[:2], (200, b"live\n"))
         self.assertEqual(http_get(a + "/nope")[0], 404)
 
+    def test_admin_proxy_log_level(self):
+        p, ports = start_proxy(self, forward=self.be.addr(), env={"LINKERD2_PROXY_LOG": "warn"})
+        port = ports["admin"]
+
+        def call(method, body=b"", extra=b""):
+            r = raw(port, b"%s /proxy-log-level HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n%s\r\n%s"
+                    % (method, len(body), extra, body))
+            head, _, rest = r.partition(b"\r\n\r\n")
+            return int(head.split(b" ")[1]), rest
+        self.assertEqual(call(b"GET"), (200, b"warn\n"))
+        self.assertEqual(call(b"PUT", b"linkerd=info,warn\n")[0], 204)
+        self.assertEqual(call(b"GET"), (200, b"linkerd=info,warn\n"))
+        self.assertEqual(call(b"PUT", b"loud")[0], 400)
+        self.assertEqual(call(b"PUT", b"x" * 600)[0], 413)
+        self.assertEqual(call(b"POST", b"info")[0], 405)
+        self.assertEqual(call(b"GET"), (200, b"linkerd=info,warn\n"))
+        # The new level took effect: its own info line was logged.
+        with open(p.log_path, "rb") as f:
+            self.assertIn(b"log level set to linkerd=info,warn", f.read())
+
     def test_sigterm_completes_in_flight(self):
         p, ports = start_proxy(self, forward=self.be.addr(),
                                env={"LINKERD2_PROXY_SHUTDOWN_GRACE_PERIOD": "10s"})
