@@ -227,4 +227,6 @@ lint:
 clean:
 	rm -rf build
 
--include $(ALL_OBJS:.o=.d)
+# Dependency files of every object we compile: library objects, mains and test
+# objects alike, so a header change rebuilds everything that includes it.
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
