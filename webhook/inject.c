@@ -491,6 +491,24 @@ static int read_config(ctx_t *x, const char *inject_value)
 /* ------------------------------------------------------------------------ */
 /* Patch building                                                            */
 
+/* Sets o[key] = value (key a constant ASCII name) and returns o; steals
+ * value and, on failure, o too (NULL). Cheaper than json_pack, whose format
+ * parsing and UTF-8 checks of constant names were a fifth of an admission
+ * (~60 env entries and ~40 operations per pod). */
+static json_t *pair(json_t *o, const char *key, json_t *value)
+{
+    if (o == NULL || value == NULL) {
+        json_decref(value);
+        json_decref(o);
+        return NULL;
+    }
+    if (json_object_set_new_nocheck(o, key, value) < 0) { /* value already released */
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static void op_add(ctx_t *x, json_t *value, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void op_add(ctx_t *x, json_t *value, const char *fmt, ...)
@@ -501,8 +519,9 @@ static void op_add(ctx_t *x, json_t *value, const char *fmt, ...)
     vsnprintf(tail, sizeof tail, fmt, ap);
     va_end(ap);
     snprintf(x->path, sizeof x->path, "%s%s", x->in->path_prefix ? x->in->path_prefix : "", tail);
-    json_t *op = value ? json_pack("{s:s, s:s, s:o}", "op", "add", "path", x->path, "value", value)
-                       : NULL;
+    json_t *op = pair(pair(json_object(), "op", json_string_nocheck("add")), "path",
+                      json_string(x->path));
+    op = pair(op, "value", value);
     if (op == NULL || json_array_append_new(x->ops, op) < 0)
         x->err = 1;
 }
@@ -671,16 +690,20 @@ static void filtered_opaque(const wh_values_t *v, const json_t *spec, char *out,
     }
 }
 
+/* Appends {"name": name, "value": value}; name is a constant ASCII name. */
 static void env_value(json_t *env, const char *name, json_t *value)
 {
-    json_array_append_new(env, value ? json_pack("{s:s, s:o}", "name", name, "value", value)
-                                     : NULL);
+    json_t *e = pair(json_object(), "name", json_string_nocheck(name));
+    json_array_append_new(env, pair(e, "value", value));
 }
 
+/* Appends {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}. */
 static void env_field(json_t *env, const char *name, const char *path)
 {
-    json_array_append_new(env, json_pack("{s:s, s:{s:{s:s}}}", "name", name, "valueFrom",
-                                         "fieldRef", "fieldPath", path));
+    json_t *ref = pair(json_object(), "fieldPath", json_string_nocheck(path));
+    json_t *from = pair(json_object(), "fieldRef", ref);
+    json_t *e = pair(json_object(), "name", json_string_nocheck(name));
+    json_array_append_new(env, pair(e, "valueFrom", from));
 }
 
 static long long cores(const ctx_t *x)

@@ -15,45 +15,54 @@
  * the few levels a patch adds around it. */
 #define DUMP_DEPTH_MAX 4096
 
+/* One byte, without a call when there is room. */
+static inline int put_ch(mesh_buf_t *b, char c)
+{
+    if (b->len < b->cap) {
+        b->base[b->len++] = c;
+        b->base[b->len] = '\0';
+        return 0;
+    }
+    return mesh_buf_append(b, &c, 1);
+}
+
 /* Escapes as jansson does without JSON_ENSURE_ASCII / JSON_ESCAPE_SLASH:
  * '"' and '\\', the short forms \b \f \n \r \t, other controls as \u00XX,
- * everything else (UTF-8 included) as is. */
+ * everything else (UTF-8 included) as is. Room for the worst case (every
+ * byte as \u00XX) is made first, so the loop writes without checks. */
 static int put_string(mesh_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (mesh_buf_reserve(b, n + 2) < 0 || mesh_buf_append(b, "\"", 1) < 0)
+    if (n > (MESH_BUF_MAX - 2) / 6 || mesh_buf_reserve(b, 6 * n + 2) < 0)
         return -1;
-    size_t run = 0;
+    char *o = b->base + b->len;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
             continue;
-        if (mesh_buf_append(b, s + run, i - run) < 0)
-            return -1;
-        run = i + 1;
-        char esc[6] = {'\\', 0};
-        size_t elen = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
         }
-        if (mesh_buf_append(b, esc, elen) < 0)
-            return -1;
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
     }
-    if (mesh_buf_append(b, s + run, n - run) < 0 || mesh_buf_append(b, "\"", 1) < 0)
-        return -1;
+    *o++ = '"';
+    b->len = (size_t)(o - b->base);
+    b->base[b->len] = '\0';
     return 0;
 }
 
@@ -68,28 +77,28 @@ static int put(mesh_buf_t *b, const json_t *j, int depth)
         return -1;
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
-        if (mesh_buf_append(b, "{", 1) < 0)
+        if (put_ch(b, '{') < 0)
             return -1;
         const char *k;
         json_t *v;
         size_t klen;
         bool first = true;
         json_object_keylen_foreach((json_t *)j, k, klen, v) {
-            if ((!first && mesh_buf_append(b, ",", 1) < 0) || put_string(b, k, klen) < 0 ||
-                mesh_buf_append(b, ":", 1) < 0 || put(b, v, depth + 1) < 0)
+            if ((!first && put_ch(b, ',') < 0) || put_string(b, k, klen) < 0 ||
+                put_ch(b, ':') < 0 || put(b, v, depth + 1) < 0)
                 return -1;
             first = false;
         }
-        return mesh_buf_append(b, "}", 1);
+        return put_ch(b, '}');
     }
     case JSON_ARRAY: {
-        if (mesh_buf_append(b, "[", 1) < 0)
+        if (put_ch(b, '[') < 0)
             return -1;
         size_t n = json_array_size(j);
         for (size_t i = 0; i < n; i++)
-            if ((i && mesh_buf_append(b, ",", 1) < 0) || put(b, json_array_get(j, i), depth + 1) < 0)
+            if ((i && put_ch(b, ',') < 0) || put(b, json_array_get(j, i), depth + 1) < 0)
                 return -1;
-        return mesh_buf_append(b, "]", 1);
+        return put_ch(b, ']');
     }
     case JSON_STRING:
         return put_string(b, json_string_value(j), json_string_length(j));

@@ -15,6 +15,8 @@
 #define API_V1BETA1 "admission.k8s.io/v1beta1"
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define APP_JSON "application/json"
+/* A sidecar patch is about 8 KiB: start there instead of growing to it. */
+#define PATCH_BUF_INITIAL 16384
 
 static const char *const result_names[WH_RESULT_COUNT] = {
     [WH_RESULT_INJECTED] = "injected",   [WH_RESULT_ANNOTATED] = "annotated",
@@ -84,7 +86,8 @@ static int allow_patch(wh_review_reply_t *r, const char *api, const char *uid, j
 {
     mesh_buf_t ps = MESH_BUF_INIT, out = MESH_BUF_INIT;
     json_t *juid = json_string(uid);
-    if (juid == NULL || wh__json_dump(patch, &ps) < 0)
+    if (juid == NULL || mesh_buf_reserve(&ps, PATCH_BUF_INITIAL) < 0 ||
+        wh__json_dump(patch, &ps) < 0)
         goto nomem;
     size_t b64_len = 4 * ((ps.len + 2) / 3);
     if (mesh_buf_appendf(&out, "{\"apiVersion\":\"%s\",\"kind\":\"AdmissionReview\","

@@ -42,8 +42,11 @@ class MakeRunInjectTest(cmeshtest.MeshTestCase):
         env = {"CMESH_RUN_STATE": state, "CMESH_RUN_PORT_OFFSET": str(PORT_OFFSET),
                "CMESH_RUN_FOR": "240", "MAKEFLAGS": "", "MFLAGS": "", "MAKELEVEL": ""}
         p = self.spawn(["make", "--no-print-directory", "run"], name="make-run", env=env)
-        out = cmeshtest.wait_for(lambda: "all ready" in p.output() and p.output(),
-                                 timeout=300, what="make run to report all ready")
+        # make run builds first; a failed build ends it early: fail then, not at the timeout.
+        cmeshtest.wait_for(lambda: "all ready" in p.output() or not p.alive(),
+                           timeout=300, what="make run to report all ready")
+        out = p.output()
+        self.assertIn("all ready", out, "make run ended early:\n" + out[-4000:])
         self.assertRegex(out, r"(?m)^\s+webhook\s+pid \d+\s+http://127\.0\.0\.1:%d/ready$"
                          % (9995 + PORT_OFFSET))
 
