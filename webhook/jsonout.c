@@ -32,7 +32,7 @@ static inline int put_ch(mesh_buf_t *b, char c)
  * byte as \u00XX) is made first, so the loop writes without checks. */
 static int put_string(mesh_buf_t *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF"; /* jansson writes upper case */
     if (n > (MESH_BUF_MAX - 2) / 6 || mesh_buf_reserve(b, 6 * n + 2) < 0)
         return -1;
     char *o = b->base + b->len;
