@@ -1,6 +1,7 @@
 /* RFC 6902 apply over jansson, for the CLI and the tests. */
 #include "wh/jsonpatch.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,16 @@ static int fail(char *err, size_t errlen, size_t i, const char *what, const char
     return -1;
 }
 
-int wh_jsonpatch_apply(json_t **doc, const json_t *patch, char *err, size_t errlen)
+/* The value to insert: a deep copy, or, when the caller gives the patch up
+ * and nothing but the patch holds the value, the value itself. */
+static json_t *take(json_t *value, bool consume)
+{
+    if (consume && value->refcount == 1)
+        return json_incref(value);
+    return json_deep_copy(value);
+}
+
+static int apply(json_t **doc, const json_t *patch, bool consume, char *err, size_t errlen)
 {
     if (!json_is_array(patch))
         return fail(err, errlen, 0, "a patch must be an array", NULL);
@@ -99,7 +109,7 @@ int wh_jsonpatch_apply(json_t **doc, const json_t *patch, char *err, size_t errl
             if (is_rm)
                 return fail(err, errlen, i, "cannot remove the document", path);
             json_decref(*doc);
-            *doc = json_deep_copy(value);
+            *doc = take(value, consume);
             continue;
         }
         if (path[0] != '/')
@@ -117,7 +127,7 @@ int wh_jsonpatch_apply(json_t **doc, const json_t *patch, char *err, size_t errl
                     return fail(err, errlen, i, "test failed", path);
             } else if (is_rm) {
                 json_object_del(parent, last);
-            } else if (json_object_set_new(parent, last, json_deep_copy(value)) < 0) {
+            } else if (json_object_set_new(parent, last, take(value, consume)) < 0) {
                 return fail(err, errlen, i, "out of memory", path);
             }
         } else if (json_is_array(parent)) {
@@ -130,8 +140,8 @@ int wh_jsonpatch_apply(json_t **doc, const json_t *patch, char *err, size_t errl
             } else if (is_rm) {
                 json_array_remove(parent, (size_t)idx);
             } else if (is_rep) {
-                json_array_set_new(parent, (size_t)idx, json_deep_copy(value));
-            } else if (json_array_insert_new(parent, (size_t)idx, json_deep_copy(value)) < 0) {
+                json_array_set_new(parent, (size_t)idx, take(value, consume));
+            } else if (json_array_insert_new(parent, (size_t)idx, take(value, consume)) < 0) {
                 return fail(err, errlen, i, "out of memory", path);
             }
         } else {
@@ -139,4 +149,16 @@ int wh_jsonpatch_apply(json_t **doc, const json_t *patch, char *err, size_t errl
         }
     }
     return 0;
+}
+
+int wh_jsonpatch_apply(json_t **doc, const json_t *patch, char *err, size_t errlen)
+{
+    return apply(doc, patch, false, err, errlen);
+}
+
+int wh_jsonpatch_apply_consume(json_t **doc, json_t *patch, char *err, size_t errlen)
+{
+    int rc = apply(doc, patch, true, err, errlen);
+    json_decref(patch);
+    return rc;
 }

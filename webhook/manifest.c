@@ -105,9 +105,8 @@ int wh_manifest_inject(const wh_values_t *v, json_t *doc, bool manual, const cha
     }
     json_t *target = tmpl;
     json_incref(target);
-    rc = wh_jsonpatch_apply(&target, res.patch, err, errlen);
+    rc = wh_jsonpatch_apply_consume(&target, res.patch, err, errlen);
     json_decref(target);
-    json_decref(res.patch);
     if (rc < 0)
         return -1;
     rep->injected++;

@@ -14,6 +14,11 @@ static int on_write(void *data, unsigned char *buf, size_t size)
 /* True when a plain scalar `s` would not read back as this string. */
 static bool needs_quotes(const char *s)
 {
+    /* Most keys and values start with a letter that begins no special word
+     * and that strtod cannot take (it skips blanks, then reads a sign, a
+     * digit, '.', "inf" or "nan"): answer those without 21 strcmps. */
+    if (strchr(" \t\n\v\f\r+-.0123456789~iInNtTfFyYoO", s[0]) == NULL)
+        return false;
     static const char *const special[] = {"", "~", "null", "Null", "NULL", "true", "True",
                                           "TRUE", "false", "False", "FALSE", "yes", "no",
                                           "on", "off", "y", "n", "Yes", "No", "On", "Off"};

@@ -130,6 +130,33 @@ START_TEST(test_jsonpatch_errors)
 }
 END_TEST
 
+START_TEST(test_jsonpatch_consume_moves_only_unshared_values)
+{
+    json_t *shared = json_pack("{s:s}", "k", "v");
+    json_t *own = json_pack("{s:i}", "n", 1);
+    json_t *patch = json_pack("[{s:s, s:s, s:O}, {s:s, s:s, s:o}, {s:s, s:s, s:i}]", "op", "add",
+                              "path", "/shared", "value", shared, "op", "add", "path", "/own",
+                              "value", own, "op", "add", "path", "/own/m", "value", 2);
+    json_t *doc = json_object();
+    char err[128];
+    ck_assert_int_eq(wh_jsonpatch_apply_consume(&doc, patch, err, sizeof err), 0);
+    /* the unshared value moved (same node) and later operations see it */
+    ck_assert_ptr_eq(json_object_get(doc, "own"), own);
+    ck_assert_int_eq(json_integer_value(json_object_get(own, "m")), 2);
+    /* the shared one was copied: changing the document leaves it alone */
+    ck_assert_ptr_ne(json_object_get(doc, "shared"), shared);
+    json_object_set_new(json_object_get(doc, "shared"), "k", json_string("changed"));
+    ck_assert_str_eq(json_string_value(json_object_get(shared, "k")), "v");
+    json_decref(shared);
+    json_decref(doc);
+    /* errors are reported the same way, and the patch is still released */
+    doc = json_object();
+    patch = json_loads("[{\"op\":\"remove\",\"path\":\"/x\"}]", 0, NULL);
+    ck_assert_int_eq(wh_jsonpatch_apply_consume(&doc, patch, err, sizeof err), -1);
+    json_decref(doc);
+}
+END_TEST
+
 Suite *jsonpatch_suite(void)
 {
     Suite *s = suite_create("jsonpatch");
@@ -139,6 +166,7 @@ Suite *jsonpatch_suite(void)
     tcase_add_test(tc, test_jsonpatch_value_is_copied);
     tcase_add_test(tc, test_jsonpatch_remove_replace_test);
     tcase_add_test(tc, test_jsonpatch_errors);
+    tcase_add_test(tc, test_jsonpatch_consume_moves_only_unshared_values);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,4 +21,10 @@
  * failing operation's index and reason in err. */
 int wh_jsonpatch_apply(json_t **doc, const json_t *patch, char *err, size_t errlen);
 
+/* The same, for a patch the caller is done with: its reference is released,
+ * and values that only the patch holds move into the document instead of
+ * being copied (for `cmesh inject --manual`, where the copies were a quarter
+ * of the time). A value the patch shares with anything else is copied. */
+int wh_jsonpatch_apply_consume(json_t **doc, json_t *patch, char *err, size_t errlen);
+
 #endif
