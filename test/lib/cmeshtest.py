@@ -162,3 +162,26 @@ class MeshTestCase(unittest.TestCase):
         if res is None:
             return False
         return any(t is self for t, _ in list(res.failures) + list(res.errors))
+
+
+# The well-known ports `make run` listens on (before its offset is added).
+RUN_PORTS = (4140, 4143, 4191, 6443, 7080, 8080, 8086, 8443, 9990, 9995, 9996)
+
+
+def free_run_offset(candidates=range(20000, 22800, 200)):
+    """A CMESH_RUN_PORT_OFFSET at which every port of `make run` is free now,
+    so a test's `make run` does not collide with one already running."""
+    for off in candidates:
+        socks = []
+        try:
+            for p in RUN_PORTS:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p + off))
+            return off
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port offset for make run")

@@ -62,10 +62,11 @@ data = b""
 while b"\r\n\r\n" not in data:
     data += s.recv(4096)
 head, _, rest = data.partition(b"\r\n\r\n")
-s.sendall(b"\x81\x05hello-frame")
-while len(rest) < 16:
+FRAME = b"\x81\x0bhello-frame"  # FIN + text opcode, 11-byte payload
+s.sendall(FRAME)
+while len(rest) < len(FRAME):
     rest += s.recv(4096)
-print(head.split(b"\r\n")[0].decode(), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head, rest == b"\x81\x05hello-frame")
+print(head.split(b"\r\n")[0].decode(), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head, rest == FRAME)
 """
 
 TCP_CLIENT = r"""

@@ -18,7 +18,7 @@ class MakeRunTest(cmeshtest.MeshTestCase):
         env = {
             "CMESH_RUN_STATE": state,
             # Shifted ports, so a newcomer's own `make run` may keep running.
-            "CMESH_RUN_PORT_OFFSET": "20000",
+            "CMESH_RUN_PORT_OFFSET": str(cmeshtest.free_run_offset()),
             "CMESH_RUN_FOR": "120",
             "MAKEFLAGS": "", "MFLAGS": "", "MAKELEVEL": "",
         }
