@@ -174,17 +174,8 @@ def main():
         pki = os.path.join(tmp, "pki")
         subprocess.run([os.path.join(bindir, "cmesh"), "certs", "generate", "--out", pki], check=True,
                        stdout=subprocess.DEVNULL)
-        # The serving cert is signed by the issuer: serve leaf + issuer
-        # (`cmesh certs generate` writes the leaf alone).
-        chain = os.path.join(pki, "destination-chain.pem")
-        parts = ["destination/crt.pem"]
-        with open(os.path.join(pki, parts[0])) as f:
-            if f.read().count("BEGIN CERTIFICATE") == 1:
-                parts.append("issuer/crt.pem")
-        with open(chain, "w") as out:
-            for part in parts:
-                with open(os.path.join(pki, part)) as f:
-                    out.write(f.read())
+        # The serving cert file holds leaf + issuer (the chain to the anchor).
+        chain = os.path.join(pki, "destination", "crt.pem")
         scenario("TLS 1000x1", api, bindir, load_bin, tmp, 1000, 1, changes,
                  tls=(chain, os.path.join(pki, "destination", "key.pem"), os.path.join(pki, "ca-bundle.crt")))
     finally:

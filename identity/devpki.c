@@ -16,8 +16,10 @@
 #define CERTS_NAME_MAX 256
 
 
+/* Writes DIR[/SUB]/CNAME (the certificate, followed by `chain` when given, so
+ * a server presents the path to the anchor) and DIR[/SUB]/KNAME (the key). */
 static int write_pair(const char *dir, const char *sub, const char *cname, const char *kname, X509 *c,
-                      EVP_PKEY *k, FILE *err_out)
+                      X509 *chain, EVP_PKEY *k, FILE *err_out)
 {
     char d[4096], path[4200];
     if (sub != NULL)
@@ -28,8 +30,21 @@ static int write_pair(const char *dir, const char *sub, const char *cname, const
         fprintf(err_out, "certs: cannot create %s: %s\n", d, strerror(errno));
         return -1;
     }
-    size_t n;
+    size_t n, cn = 0;
     char *pem = mesh_pki_cert_pem(c, &n);
+    char *cpem = chain != NULL ? mesh_pki_cert_pem(chain, &cn) : NULL;
+    if (pem != NULL && cpem != NULL) {
+        char *both = mesh_realloc(pem, n + cn);
+        if (both != NULL)
+            memcpy(both + n, cpem, cn);
+        else
+            mesh_free(pem);
+        pem = both;
+        n += cn;
+    } else if (chain != NULL) {
+        MESH_FREE(&pem);
+    }
+    mesh_free(cpem);
     snprintf(path, sizeof(path), "%s/%s", d, cname);
     if (pem == NULL || mesh_pki_write_file(path, pem, n, 0644) != 0) {
         fprintf(err_out, "certs: cannot write %s: %s\n", path, strerror(errno));
@@ -109,10 +124,10 @@ int id_devpki_generate(const id_devpki_opts_t *o, FILE *out, FILE *err_out)
         fprintf(err_out, "certs: %s\n", err);
         goto out;
     }
-    if (write_pair(o->out, NULL, "ca-bundle.crt", "ca.key", anchor, ak, err_out) != 0 ||
-        write_pair(o->out, "issuer", "crt.pem", "key.pem", issuer, ik, err_out) != 0 ||
-        write_pair(o->out, "destination", "crt.pem", "key.pem", dst, dk, err_out) != 0 ||
-        write_pair(o->out, "webhook", "crt.pem", "key.pem", wh, wk, err_out) != 0)
+    if (write_pair(o->out, NULL, "ca-bundle.crt", "ca.key", anchor, NULL, ak, err_out) != 0 ||
+        write_pair(o->out, "issuer", "crt.pem", "key.pem", issuer, NULL, ik, err_out) != 0 ||
+        write_pair(o->out, "destination", "crt.pem", "key.pem", dst, issuer, dk, err_out) != 0 ||
+        write_pair(o->out, "webhook", "crt.pem", "key.pem", wh, NULL, wk, err_out) != 0)
         goto out;
     print_cert(out, "trust anchor", "ca-bundle.crt", anchor);
     print_cert(out, "issuer", "issuer/crt.pem", issuer);
