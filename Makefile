@@ -44,7 +44,9 @@ CFLAGS_ALL = $(STD) $(WARN) $(OPT) $(DEBUG) $(SANFLAGS) $(INCS) $(PKG_CFLAGS) \
              -DCMESH_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
 # Generated protobuf-c code is not ours to fix; keep it warning-free but lenient.
 GEN_CFLAGS = $(STD) -Wall $(OPT) $(DEBUG) $(SANFLAGS) -I$(GEN) $(PKG_CFLAGS) -MMD -MP
-LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+# --as-needed: a daemon loads only the shared libraries it calls into (the
+# identity service has no use for libmicrohttpd or nghttp2), which keeps RSS down.
+LDLIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 # --- source libraries -------------------------------------------------------
 # name:directory. Order matters for static linking (users before providers).
@@ -97,8 +99,17 @@ $(B)/lib/libmesh_proto.a: $(PROTO_OBJS)
 	@rm -f $@
 	$(if $^,ar rcs $@ $^,ar rcs $@)
 
+# A change of compiler flags (or of VERSION, which is a -D) rebuilds every
+# object: the flags are recorded in a file that every object depends on, and
+# that file is rewritten only when they differ.
+FLAGS_FILE := $(B)/obj/.flags
+ifneq ($(file < $(FLAGS_FILE)),$(CC) $(CFLAGS_ALL))
+$(shell mkdir -p $(B)/obj)
+$(file > $(FLAGS_FILE),$(CC) $(CFLAGS_ALL))
+endif
+
 # Every object may include generated headers.
-$(B)/obj/%.o: %.c | $(PROTO_H)
+$(B)/obj/%.o: %.c $(FLAGS_FILE) | $(PROTO_H)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_ALL) -c -o $@ $<
@@ -169,7 +180,7 @@ $(B)/obj/gen/runner/%.o: $(GEN)/runner/%.c
 	@$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -c -o $@ $<
 # Test sources are lenient about string literals in argv arrays and prototypes.
 TEST_CFLAGS = -Itest/lib -Wno-missing-prototypes -Wno-write-strings -Wno-discarded-qualifiers
-$(B)/obj/test/%.o: test/%.c | $(PROTO_H)
+$(B)/obj/test/%.o: test/%.c $(FLAGS_FILE) | $(PROTO_H)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -c -o $@ $<
