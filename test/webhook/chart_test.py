@@ -14,7 +14,19 @@ from cmeshtest import ROOT, tool
 
 CHART = os.path.join(ROOT, "charts", "cmesh-control-plane")
 TEMPLATE = "templates/proxy-injector-webhook.yaml"
-CA_B64 = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+CA_B64 = base64.b64encode(CA_PEM.encode()).decode()
+# The other values every render of the chart requires (test/charts covers them).
+REQUIRED = ["identityTrustAnchorsPEM=" + CA_PEM, "identity.issuer.tls.crtPEM=crt",
+            "identity.issuer.tls.keyPEM=key", "destination.tls.crtPEM=crt",
+            "destination.tls.keyPEM=key", "proxyInjector.crtPEM=crt", "proxyInjector.keyPEM=key"]
+
+
+def required_args():
+    args = []
+    for s in REQUIRED:
+        args += ["--set-string", s]
+    return args
 
 
 def helm(*args):
@@ -23,6 +35,7 @@ def helm(*args):
 
 def render(namespace="cmesh", *sets):
     args = ["template", "cmesh", CHART, "--namespace", namespace, "--show-only", TEMPLATE]
+    args += required_args()
     for s in sets:
         args += ["--set", s]
     p = helm(*args)
@@ -37,7 +50,8 @@ def match_expr(sel, key):
 
 class ChartTest(unittest.TestCase):
     def test_lint_strict(self):
-        p = helm("lint", "--strict", CHART, "--set", "proxyInjector.caBundle=" + CA_B64)
+        p = helm("lint", "--strict", CHART, "--set", "proxyInjector.caBundle=" + CA_B64,
+                 *required_args())
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("0 chart(s) failed", p.stdout)
 
@@ -97,9 +111,15 @@ class ChartTest(unittest.TestCase):
         self.assertEqual(cc, {"url": url, "caBundle": CA_B64})
 
     def test_ca_bundle_is_required(self):
-        p = helm("template", "cmesh", CHART, "--namespace", "cmesh", "--show-only", TEMPLATE)
+        p = helm("template", "cmesh", CHART, "--namespace", "cmesh", "--show-only", TEMPLATE,
+                 *required_args())
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("proxyInjector.caBundle", p.stderr)
+
+    def test_ca_bundle_as_pem(self):
+        # Linkerd's proxyInjector.caBundle is PEM; the webhook needs base64.
+        doc = render("cmesh", "proxyInjector.caBundle=" + CA_PEM)
+        self.assertEqual(doc["webhooks"][0]["clientConfig"]["caBundle"], CA_B64)
 
 
 if __name__ == "__main__":
