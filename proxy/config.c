@@ -114,6 +114,8 @@ static const var_t vars[] = {
     {PFX "TRACE_EXTRA_ATTRIBUTES", T_STRING, NO_FIELD},
     {"CMESH_PROXY_HTTP_HEADER_TIMEOUT", T_DURATION, F(http_header_timeout_ms)},
     {"CMESH_PROXY_HTTP_IDLE_TIMEOUT", T_DURATION, F(http_idle_timeout_ms)},
+    {"CMESH_PROXY_HTTP2_RESPONSE_TIMEOUT", T_DURATION, F(h2_response_timeout_ms)},
+    {"CMESH_PROXY_HTTP2_STREAM_IDLE_TIMEOUT", T_DURATION, F(h2_stream_idle_timeout_ms)},
     {"CMESH_PROXY_OUTBOUND_TARGET_FROM_HOST", T_BOOL, F(outbound_target_from_host)},
     {"CMESH_PROXY_INBOUND_FORWARD_ADDR", T_ADDR, F(inbound_forward_addr)},
 };
@@ -160,6 +162,8 @@ void px_config_defaults(px_config_t *cfg)
     cfg->metrics_retain_idle_ms = 600000;
     cfg->http_header_timeout_ms = 10000;
     cfg->http_idle_timeout_ms = 60000;
+    cfg->h2_response_timeout_ms = PX_H2_RESPONSE_TIMEOUT_MS;
+    cfg->h2_stream_idle_timeout_ms = PX_H2_STREAM_IDLE_TIMEOUT_MS;
 }
 
 /* --- single values ----------------------------------------------------------- */

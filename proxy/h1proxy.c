@@ -25,7 +25,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -134,17 +133,19 @@ static void request_labels(h1_t *h, px_labels_t *l)
     px_labels_adds(l, "tls", "disabled");
 }
 
-static void count_request(h1_t *h, const char *auth, size_t auth_len)
+/* `target` is what the target_* labels name: the address the client dialled
+ * (px_conn_label_target), which on inbound is not where we connect. */
+static void count_request(h1_t *h, const char *auth, size_t auth_len, const px_addr_t *target)
 {
     px_worker_t *w = h->conn->w;
     h1_series_t *hs = &h->series;
     if (auth_len > sizeof(hs->auth))
         auth_len = sizeof(hs->auth); /* the label value is cut there too */
     if (!px_metrics_ref_valid(w->metrics, &hs->req) || hs->auth_len != auth_len ||
-        memcmp(hs->auth, auth, auth_len) != 0 || !same_addr(&hs->target, &h->target)) {
+        memcmp(hs->auth, auth, auth_len) != 0 || !same_addr(&hs->target, target)) {
         memcpy(hs->auth, auth, auth_len);
         hs->auth_len = auth_len;
-        hs->target = h->target;
+        hs->target = *target;
         hs->resp_status = hs->lat_status = 0;
         px_labels_t l;
         request_labels(h, &l);
@@ -322,48 +323,6 @@ static void finish_exchange(h1_t *h)
 
 /* --- targets ------------------------------------------------------------------ */
 
-/* Outbound without an original destination, when allowed: the Host. */
-static int target_from_authority(const char *a, size_t n, px_addr_t *out)
-{
-    char host[256], port[8] = "80";
-    const char *colon = NULL;
-    if (n == 0 || n >= sizeof(host))
-        return -1;
-    if (a[0] == '[') {
-        const char *rb = memchr(a, ']', n);
-        if (rb == NULL)
-            return -1;
-        if ((size_t)(rb - a) + 1 < n)
-            colon = rb + 1;
-    } else {
-        colon = memchr(a, ':', n);
-    }
-    size_t hn = colon ? (size_t)(colon - a) : n;
-    if (colon) {
-        size_t pn = n - hn - 1;
-        if (*colon != ':' || pn == 0 || pn >= sizeof(port))
-            return -1;
-        memcpy(port, colon + 1, pn);
-        port[pn] = 0;
-    }
-    memcpy(host, a, hn);
-    host[hn] = 0;
-    char lit[300];
-    snprintf(lit, sizeof(lit), "%s:%s", strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port);
-    if (px_parse_addr(lit, out) == 0)
-        return 0;
-    /* A name: resolved synchronously. This mode exists for `make run` and
-     * benchmarks without iptables, not for production traffic. */
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (host[0] == '[' || getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
-        return -1;
-    memset(out, 0, sizeof(*out));
-    memcpy(&out->sa, res->ai_addr, res->ai_addrlen);
-    out->len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 static bool same_addr(const px_addr_t *a, const px_addr_t *b)
 {
     return a->len == b->len && memcmp(&a->sa, &b->sa, a->len) == 0;
@@ -459,16 +418,14 @@ static void start_exchange(h1_t *h, const px_h1_msg_t *m, const px_h1_framing_t 
     }
     if (conn->has_target) {
         h->target = conn->connect_to;
-    } else if (conn->dir == PX_DIR_OUTBOUND && w->cfg->outbound_target_from_host && f->authority &&
-               target_from_authority(f->authority, f->authority_len, &h->target) == 0 &&
-               !same_addr(&h->target, &w->listeners[PX_DIR_OUTBOUND].addr)) {
-        /* ok */
-    } else {
+    } else if (!f->authority ||
+               px_conn_target_from_authority(conn, f->authority, f->authority_len, &h->target) != 0) {
         px_conn_count_error(w, conn->dir, "no_target");
         respond_error(h, 502, "no_target");
         return;
     }
-    count_request(h, f->authority ? f->authority : "", f->authority ? f->authority_len : 0);
+    count_request(h, f->authority ? f->authority : "", f->authority ? f->authority_len : 0,
+                  px_conn_label_target(conn, &h->target));
     h->counted = true;
 
     h->req_body = f->body;

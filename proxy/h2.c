@@ -5,7 +5,10 @@
  *   h2_down_t  one accepted connection (conn->proto) and its server session;
  *   h2_up_t    one upstream connection and its client session, shared by
  *              the downstream connections of this worker to the same target
- *              (refs counts them);
+ *              (refs counts them; a downstream connection holds up to
+ *              PX_H2_CONN_TARGETS of them, one per target its requests
+ *              named, so the struct outlives its session until the last
+ *              reference goes);
  *   h2_stream_t one exchange: a downstream half (stream down_id on d) and an
  *              upstream half (stream up_id on u). It is freed once both halves
  *              are gone, so a stream the client reset still counts against
@@ -22,6 +25,18 @@
  * consumed on their source session only when the sink session's data
  * provider takes them, which is when the sink's socket has room. So one
  * stream holds at most one stream window per direction.
+ *
+ * Targets: the connection's original destination, or, outbound without one
+ * (CMESH_PROXY_OUTBOUND_TARGET_FROM_HOST), each stream's :authority.
+ *
+ * Timeouts: each stream has one timer: first the response timeout (request
+ * head to response head), then the idle timeout, which DATA in either
+ * direction only postpones by stamping last_ms (no heap operation per frame).
+ *
+ * REFUSED_STREAM from upstream (or a GOAWAY that leaves our stream out)
+ * means the server processed nothing (RFC 9113 §8.7), so the request is sent
+ * again, once, on a usable session - when no body byte was given upstream
+ * yet, so the whole request is still at hand (its head kept in retry_h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +58,11 @@
 /* Safety cap of a stream body buffer: flow control keeps it under one
  * window; a peer that overruns it loses the stream. */
 #define PX_H2_BODY_BUF_MAX (2 * PX_H2_STREAM_WINDOW)
+/* Upstream sessions one downstream connection keeps referenced (targets
+ * named by its requests); past it the oldest reference is dropped. */
+#define PX_H2_CONN_TARGETS 8
+/* Error text of synthesized timeout answers (grpc-message, l5d-proxy-error). */
+#define PX_H2_TIMEOUT_MESSAGE "response timeout"
 
 typedef struct h2_up h2_up_t;
 typedef struct h2_down h2_down_t;
@@ -63,6 +83,14 @@ typedef struct h2_hl {
 
 typedef struct h2_stream {
     px_worker_t *w;
+    px_timer_t timer;      /* response timeout, then idle timeout */
+    uint64_t last_ms;      /* last DATA either way (idle timeout) */
+    px_addr_t target;      /* upstream address of this request */
+    h2_hl_t retry_h;       /* request head as submitted, until a response or the retry */
+    uint64_t req_sent;     /* request body bytes given to the upstream session */
+    bool retried;          /* already sent again after REFUSED_STREAM */
+    bool grpc;             /* content-type application/grpc* */
+    bool resp_head;        /* final response head received from upstream */
     h2_down_t *d;          /* downstream connection (NULL once it is freed) */
     h2_up_t *u;            /* upstream session (NULL once the half is gone) */
     int32_t down_id, up_id; /* up_id 0 until submitted */
@@ -87,7 +115,8 @@ struct h2_down {
     h2_side_t side;
     px_conn_t *conn;
     px_worker_t *w;
-    h2_up_t *u;             /* upstream for this connection's target */
+    h2_up_t *ups[PX_H2_CONN_TARGETS]; /* referenced upstream sessions, oldest first */
+    size_t nups;
     px_list_t streams;
     size_t ninflight;       /* h2_stream_t alive (either half) */
     px_h2_rate_t resets;
@@ -109,6 +138,7 @@ struct h2_up {
     bool connected;
     bool no_new;            /* GOAWAY received or failing: no new streams */
     bool dead;              /* close at the next run() */
+    bool closed;            /* session gone; freed once refs drops to 0 */
     const char *error;      /* why it failed, for response_total */
     px_deferred_t free_d;
 };
@@ -243,6 +273,8 @@ static void stream_free(h2_stream_t *s)
             px_timer_arm(s->w->loop, &s->d->conn->timer, s->w->cfg->http_idle_timeout_ms);
     }
     px_list_unlink(&s->u_link);
+    px_timer_cancel(s->w->loop, &s->timer);
+    hl_free(&s->retry_h);
     hl_free(&s->req_h);
     hl_free(&s->resp_h);
     px_buf_free(&s->req);
@@ -293,6 +325,8 @@ static void fail_downstream(h2_stream_t *s, uint32_t code, const char *error)
     mark(&s->d->side);
 }
 
+static bool retry_refused(h2_stream_t *s);
+
 /* Detaches the upstream half (its stream closed, or the session failed). */
 static void up_half_gone(h2_stream_t *s, uint32_t code, bool session_alive)
 {
@@ -302,6 +336,11 @@ static void up_half_gone(h2_stream_t *s, uint32_t code, bool session_alive)
     px_list_unlink(&s->u_link);
     if (u && session_alive && s->up_id > 0)
         nghttp2_session_set_stream_user_data(u->side.ng, s->up_id, NULL);
+    if (code == NGHTTP2_REFUSED_STREAM && retry_refused(s)) {
+        if (u && u->refs == 0 && px_list_empty(&u->streams))
+            mark(&u->side);
+        return;
+    }
     /* Request bytes the upstream will never take: give the window back. */
     discard(&s->req, s->down_open && s->d ? s->d->side.ng : NULL);
     if (!s->resp_eof || code != NGHTTP2_NO_ERROR) {
@@ -368,9 +407,29 @@ static void up_free_deferred(px_deferred_t *dd)
     mesh_free(MESH_CONTAINER_OF(dd, h2_up_t, free_d));
 }
 
+static void up_free_maybe(h2_up_t *u)
+{
+    if (u->closed && u->refs == 0) {
+        px_deferred_init(&u->free_d);
+        px_loop_defer(u->w->loop, &u->free_d, up_free_deferred);
+    }
+}
+
+/* Drops a downstream connection's reference. */
+static void up_unref(h2_up_t *u)
+{
+    u->refs--;
+    if (u->closed)
+        up_free_maybe(u);
+    else
+        mark(&u->side);
+}
+
 /* Outside callbacks only (run). */
 static void up_close(h2_up_t *u)
 {
+    if (u->closed)
+        return;
     u->no_new = true;
     px_list_unlink(&u->link);
     px_list_unlink(&u->side.dirty_link);
@@ -386,15 +445,15 @@ static void up_close(h2_up_t *u)
     }
     nghttp2_session_del(u->side.ng);
     u->side.ng = NULL;
-    px_deferred_init(&u->free_d);
-    px_loop_defer(u->w->loop, &u->free_d, up_free_deferred);
+    u->closed = true;
+    up_free_maybe(u);
 }
 
 static h2_up_t *up_get(px_worker_t *w, px_dir_t dir, const px_addr_t *addr)
 {
     for (px_list_t *n = T.ups.next; n != &T.ups; n = n->next) {
         h2_up_t *u = MESH_CONTAINER_OF(n, h2_up_t, link);
-        if (u->w == w && u->dir == dir && !u->no_new && !u->dead && u->addr.len == addr->len &&
+        if (u->w == w && u->dir == dir && !u->no_new && !u->dead && !u->closed && u->addr.len == addr->len &&
             memcmp(&u->addr.sa, &addr->sa, addr->len) == 0)
             return u;
     }
@@ -459,25 +518,119 @@ static ssize_t req_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
 static ssize_t resp_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
                          uint32_t *flags, nghttp2_data_source *src, void *ud);
 
-static void request_labels(h2_stream_t *s)
+/* The request's authority (:authority, else Host) and whether it is gRPC. */
+static void scan_request(h2_stream_t *s, const char **auth, size_t *alen)
 {
-    const char *auth = "";
-    size_t alen = 0;
+    *auth = "";
+    *alen = 0;
+    bool have_authority = false;
     for (size_t i = 0; i < s->req_h.n; i++) {
         nghttp2_vec nm = nghttp2_rcbuf_get_buf(s->req_h.rc[2 * i]);
+        nghttp2_vec v = nghttp2_rcbuf_get_buf(s->req_h.rc[2 * i + 1]);
         if ((nm.len == 10 && memcmp(nm.base, ":authority", 10) == 0) ||
-            (alen == 0 && nm.len == 4 && memcmp(nm.base, "host", 4) == 0)) {
-            nghttp2_vec v = nghttp2_rcbuf_get_buf(s->req_h.rc[2 * i + 1]);
-            auth = (const char *)v.base;
-            alen = v.len;
+            (!have_authority && nm.len == 4 && memcmp(nm.base, "host", 4) == 0)) {
+            have_authority = nm.len == 10;
+            *auth = (const char *)v.base;
+            *alen = v.len;
+        } else if (nm.len == 12 && memcmp(nm.base, "content-type", 12) == 0) {
+            s->grpc = v.len >= 16 && memcmp(v.base, "application/grpc", 16) == 0;
         }
     }
+}
+
+static void request_labels(h2_stream_t *s, const char *auth, size_t alen)
+{
     px_conn_t *conn = s->d->conn;
     px_labels_init(&s->labels);
     px_labels_adds(&s->labels, "direction", conn->dir == PX_DIR_INBOUND ? "inbound" : "outbound");
     px_labels_add(&s->labels, "authority", auth, alen);
-    px_labels_target(&s->labels, &conn->target);
+    px_labels_target(&s->labels, px_conn_label_target(conn, &s->target));
     px_labels_adds(&s->labels, "tls", "disabled");
+}
+
+/* The connection's upstream session for `addr`: one it references already,
+ * or a usable shared one (or a new one), which it then references. */
+static h2_up_t *down_up(h2_down_t *d, const px_addr_t *addr)
+{
+    size_t k = 0;
+    h2_up_t *found = NULL;
+    for (size_t i = 0; i < d->nups; i++) {
+        h2_up_t *u = d->ups[i];
+        if (u->no_new || u->dead || u->closed) {
+            up_unref(u); /* finished with: forget it */
+            continue;
+        }
+        if (u->addr.len == addr->len && memcmp(&u->addr.sa, &addr->sa, addr->len) == 0)
+            found = u;
+        d->ups[k++] = u;
+    }
+    d->nups = k;
+    if (found)
+        return found;
+    h2_up_t *u = up_get(d->w, d->conn->dir, addr);
+    if (u == NULL)
+        return NULL;
+    if (d->nups == PX_H2_CONN_TARGETS) {
+        up_unref(d->ups[0]);
+        memmove(&d->ups[0], &d->ups[1], (PX_H2_CONN_TARGETS - 1) * sizeof(d->ups[0]));
+        d->nups--;
+    }
+    d->ups[d->nups++] = u;
+    u->refs++;
+    return u;
+}
+
+static void stream_on_timer(px_timer_t *t);
+
+/* Arms the stream timer for its current phase (no-op when disabled). */
+static void stream_timer_arm(h2_stream_t *s, uint64_t now)
+{
+    const px_config_t *cfg = s->w->cfg;
+    uint64_t at;
+    if (!s->resp_head) {
+        if (cfg->h2_response_timeout_ms == 0)
+            return;
+        at = s->t0 + cfg->h2_response_timeout_ms;
+    } else {
+        if (cfg->h2_stream_idle_timeout_ms == 0)
+            return;
+        at = s->last_ms + cfg->h2_stream_idle_timeout_ms;
+    }
+    px_timer_arm(s->w->loop, &s->timer, at > now ? at - now : 0);
+}
+
+/* Submits the request head (req_h, or retry_h on a retry) on u. Returns 0
+ * or -1 (nothing submitted). From any callback: u is another session than
+ * the caller's, or the call is a submit, which nghttp2 allows there. */
+static int submit_upstream(h2_stream_t *s, h2_up_t *u)
+{
+    h2_hl_t *head = s->retry_h.n ? &s->retry_h : &s->req_h;
+    size_t n;
+    nghttp2_nv *nv = hl_nv(head, &n);
+    if (nv == NULL)
+        return -1;
+    nghttp2_data_provider dp = {.source.ptr = s, .read_callback = req_read};
+    s->req_deferred = false;
+    bool no_body = s->req_eof && s->req.len == 0 && !s->req_trailers;
+    int32_t id = nghttp2_submit_request(u->side.ng, NULL, nv, n, no_body ? NULL : &dp, s);
+    mesh_free(nv);
+    if (id < 0)
+        return -1;
+    if (head == &s->req_h && !s->retried) {
+        /* Keep the head (references, not copies) for a REFUSED_STREAM retry;
+         * req_h then collects trailers. */
+        h2_hl_t t = s->retry_h;
+        s->retry_h = s->req_h;
+        s->req_h = t;
+    } else {
+        hl_free(&s->retry_h); /* after the submit: nv pointed into it */
+    }
+    s->u = u;
+    s->up_id = id;
+    s->up_open = true;
+    px_list_insert(&u->streams, &s->u_link);
+    mark(&u->side);
+    return 0;
 }
 
 /* The request head is complete: count it and submit it upstream. Called
@@ -485,45 +638,129 @@ static void request_labels(h2_stream_t *s)
 static void start_request(h2_stream_t *s)
 {
     h2_down_t *d = s->d;
-    s->t0 = px_loop_now(s->w->loop);
-    request_labels(s);
+    px_conn_t *conn = d->conn;
+    s->t0 = s->last_ms = px_loop_now(s->w->loop);
+    const char *auth;
+    size_t alen;
+    scan_request(s, &auth, &alen);
+    if (conn->has_target) {
+        s->target = conn->connect_to;
+    } else if (px_conn_target_from_authority(conn, auth, alen, &s->target) != 0) {
+        hl_clear(&s->req_h);
+        px_conn_count_error(s->w, conn->dir, "no_target");
+        s->error = "no_target";
+        submit_status(s, 502);
+        return;
+    }
+    request_labels(s, auth, alen);
     px_metrics_inc(s->w->metrics, PX_M_REQUEST_TOTAL, &s->labels, 1, s->t0);
     s->counted = true;
-    if (d->u == NULL || d->u->no_new || d->u->dead) {
-        if (d->u)
-            d->u->refs--;
-        d->u = up_get(d->w, d->conn->dir, &d->conn->connect_to);
-        if (d->u)
-            d->u->refs++;
-    }
-    h2_up_t *u = d->u;
+    h2_up_t *u = down_up(d, &s->target);
     if (u == NULL) {
+        hl_clear(&s->req_h);
         s->error = "connect_error";
         submit_status(s, 502);
         return;
     }
-    size_t n;
-    nghttp2_nv *nv = hl_nv(&s->req_h, &n);
-    if (nv == NULL) {
+    if (submit_upstream(s, u) != 0) {
         hl_clear(&s->req_h);
-        s->error = "nomem";
-        submit_status(s, 503);
-        return;
-    }
-    nghttp2_data_provider dp = {.source.ptr = s, .read_callback = req_read};
-    int32_t id = nghttp2_submit_request(u->side.ng, NULL, nv, n, s->req_eof ? NULL : &dp, s);
-    mesh_free(nv);
-    hl_clear(&s->req_h); /* after the submit: nv pointed into these */
-    if (id < 0) {
         s->error = "upstream_submit";
         submit_status(s, 502);
         return;
     }
-    s->u = u;
-    s->up_id = id;
-    s->up_open = true;
-    px_list_insert(&u->streams, &s->u_link);
+    stream_timer_arm(s, s->t0);
+}
+
+/* See the top of the file: REFUSED_STREAM before any response and before
+ * any body byte went upstream is sent again, once. Called with the upstream
+ * half detached. Returns true when the request is on its way again. */
+static bool retry_refused(h2_stream_t *s)
+{
+    if (s->retried || !s->down_open || s->d == NULL || s->resp_head || s->resp_submitted ||
+        s->req_sent > 0 || s->retry_h.n == 0)
+        return false;
+    s->retried = true;
+    h2_up_t *u = down_up(s->d, &s->target);
+    if (u == NULL || submit_upstream(s, u) != 0) {
+        hl_free(&s->retry_h);
+        return false;
+    }
+    mesh_log_debug("h2", "stream refused upstream: sent again");
+    return true;
+}
+
+/* Cancels the upstream half now (timeouts): RST_STREAM CANCEL, and every
+ * byte it still held is given back to the flow-control windows. */
+static void cancel_upstream(h2_stream_t *s)
+{
+    h2_up_t *u = s->u;
+    if (!s->up_open || u == NULL)
+        return;
+    nghttp2_submit_rst_stream(u->side.ng, NGHTTP2_FLAG_NONE, s->up_id, NGHTTP2_CANCEL);
+    nghttp2_session_set_stream_user_data(u->side.ng, s->up_id, NULL);
+    s->up_open = false;
+    s->u = NULL;
+    px_list_unlink(&s->u_link);
+    discard(&s->req, s->down_open && s->d ? s->d->side.ng : NULL);
+    discard(&s->resp, u->side.ng);
+    hl_free(&s->retry_h);
     mark(&u->side);
+}
+
+/* No response head in time: the client gets Linkerd's answer to a response
+ * timeout - 504, or for gRPC a trailers-only grpc-status 4 (DEADLINE_EXCEEDED)
+ * - and the upstream stream is cancelled. */
+static void response_timeout(h2_stream_t *s)
+{
+    cancel_upstream(s);
+    if (!s->error[0])
+        s->error = "response_timeout";
+    if (!s->down_open || s->d == NULL || s->resp_submitted)
+        return;
+    static const char msg[] = PX_H2_TIMEOUT_MESSAGE;
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE}
+    nghttp2_nv grpc[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
+                         NV("grpc-status", "4"), NV("grpc-message", msg),
+                         NV("l5d-proxy-error", msg)};
+    nghttp2_nv http[] = {NV(":status", "504"), NV("content-length", "0"),
+                         NV("l5d-proxy-error", msg)};
+#undef NV
+    s->resp_submitted = true;
+    s->status = s->grpc ? 200 : 504;
+    if (s->grpc)
+        s->grpc_status = 4;
+    int rv = s->grpc ? nghttp2_submit_response(s->d->side.ng, s->down_id, grpc, 5, NULL)
+                     : nghttp2_submit_response(s->d->side.ng, s->down_id, http, 3, NULL);
+    if (rv != 0)
+        nghttp2_submit_rst_stream(s->d->side.ng, NGHTTP2_FLAG_NONE, s->down_id, NGHTTP2_CANCEL);
+    mark(&s->d->side);
+}
+
+static void stream_on_timer(px_timer_t *t)
+{
+    h2_stream_t *s = MESH_CONTAINER_OF(t, h2_stream_t, timer);
+    uint64_t now = px_loop_now(s->w->loop);
+    const px_config_t *cfg = s->w->cfg;
+    if (!s->resp_head) {
+        mesh_log_debug("h2", "stream %d: no response in %llu ms", s->down_id,
+                       (unsigned long long)cfg->h2_response_timeout_ms);
+        response_timeout(s);
+    } else if (now - s->last_ms < cfg->h2_stream_idle_timeout_ms) {
+        stream_timer_arm(s, now); /* there was traffic since it was armed */
+        return;
+    } else {
+        mesh_log_debug("h2", "stream %d: idle for %llu ms", s->down_id,
+                       (unsigned long long)cfg->h2_stream_idle_timeout_ms);
+        if (!s->error[0])
+            s->error = "stream_idle_timeout";
+        cancel_upstream(s);
+        if (s->down_open && s->d) {
+            nghttp2_submit_rst_stream(s->d->side.ng, NGHTTP2_FLAG_NONE, s->down_id, NGHTTP2_CANCEL);
+            mark(&s->d->side);
+        }
+    }
+    maybe_free(s);
+    run();
 }
 
 /* Upstream data provider: the request body from s->req. */
@@ -539,6 +776,8 @@ static ssize_t req_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
     if (n) {
         memcpy(buf, px_buf_data(&s->req), n);
         px_buf_consume(&s->req, n);
+        s->req_sent += n;
+        s->last_ms = px_loop_now(s->w->loop);
         if (s->down_open) {
             nghttp2_session_consume(s->d->side.ng, s->down_id, n);
             mark(&s->d->side);
@@ -589,6 +828,7 @@ static ssize_t resp_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     if (n) {
         memcpy(buf, px_buf_data(&s->resp), n);
         px_buf_consume(&s->resp, n);
+        s->last_ms = px_loop_now(s->w->loop);
         if (s->up_open && s->u) {
             nghttp2_session_consume(s->u->side.ng, s->up_id, n);
             mark(&s->u->side);
@@ -649,6 +889,7 @@ static int d_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void 
     s->down_open = true;
     s->grpc_status = -1;
     s->error = "";
+    px_timer_init(&s->timer, stream_on_timer);
     px_list_init(&s->u_link);
     px_list_insert(&d->streams, &s->d_link);
     d->ninflight++;
@@ -724,6 +965,7 @@ static int d_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8
         nghttp2_session_consume(ng, id, len);
         return 0;
     }
+    s->last_ms = px_loop_now(s->w->loop);
     req_resume(s);
     return 0;
 }
@@ -820,6 +1062,10 @@ static int u_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud
                 return 0;
             }
             s->resp_eof = end;
+            s->resp_head = true;
+            hl_free(&s->retry_h); /* answered: no retry any more */
+            s->last_ms = px_loop_now(s->w->loop);
+            stream_timer_arm(s, s->last_ms);
             observe_latency(s);
             if (!s->down_open) {
                 hl_clear(&s->resp_h);
@@ -856,6 +1102,7 @@ static int u_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8
         nghttp2_session_consume(ng, id, len);
         return 0;
     }
+    s->last_ms = px_loop_now(s->w->loop);
     resp_resume(s);
     return 0;
 }
@@ -921,6 +1168,8 @@ static void run_down(h2_down_t *d)
 
 static void run_up(h2_up_t *u)
 {
+    if (u->closed)
+        return;
     if (u->dead || u->px == NULL) {
         up_close(u);
         return;
@@ -1040,11 +1289,9 @@ static void h2_free(px_conn_t *conn)
             down_half_gone(s, NGHTTP2_CANCEL, NULL);
         }
     }
-    if (d->u) {
-        d->u->refs--;
-        mark(&d->u->side);
-        d->u = NULL;
-    }
+    for (size_t i = 0; i < d->nups; i++)
+        up_unref(d->ups[i]);
+    d->nups = 0;
     nghttp2_session_del(d->side.ng);
     d->side.ng = NULL;
     px_loop_defer(d->w->loop, &d->free_d, d_free_deferred);

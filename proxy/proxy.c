@@ -122,17 +122,19 @@ static void dispatch(px_conn_t *conn, px_proto_t proto)
 {
     px_timer_cancel(conn->w->loop, &conn->timer);
     mesh_log_debug("proxy", "connection detected as %s", px_proto_name(proto));
+    /* Without an original destination only HTTP can go anywhere: each
+     * request names its target (CMESH_PROXY_OUTBOUND_TARGET_FROM_HOST). */
     if (proto == PX_PROTO_H1) {
         px_h1_serve(conn);
+        return;
+    }
+    if (proto == PX_PROTO_H2 && px_h2_serve) {
+        px_h2_serve(conn);
         return;
     }
     if (!conn->has_target) {
         px_conn_count_error(conn->w, conn->dir, "no_target");
         px_conn_close(conn, 0);
-        return;
-    }
-    if (proto == PX_PROTO_H2 && px_h2_serve) {
-        px_h2_serve(conn);
         return;
     }
     px_tcp_serve(conn); /* opaque, or HTTP/2 until its handler exists */

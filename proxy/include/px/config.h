@@ -23,6 +23,16 @@
 #include "mesh/buf.h"
 #include "mesh/log.h"
 
+/* HTTP/2 stream timeouts (defaults; 0 disables). Response: from the request
+ * head to the response head; a stream that gets none is answered 504 (gRPC:
+ * trailers-only grpc-status 4, as Linkerd answers its response timeouts) and
+ * its upstream stream cancelled. Idle: no DATA in either direction after the
+ * response head; both halves are reset with CANCEL. Both are generous
+ * because a long-poll gRPC stream may legitimately wait minutes: they exist
+ * so a stalled upstream cannot hold a stream slot and its buffers forever. */
+#define PX_H2_RESPONSE_TIMEOUT_MS (5 * 60 * 1000)
+#define PX_H2_STREAM_IDLE_TIMEOUT_MS (10 * 60 * 1000)
+
 /* Upper bound of LINKERD2_PROXY_CORES. */
 #define PX_CONFIG_MAX_CORES 64
 
@@ -61,6 +71,8 @@ typedef struct px_config {
     bool shutdown_endpoint;               /* ..._SHUTDOWN_ENDPOINT_ENABLED [false] */
     uint64_t http_header_timeout_ms;      /* CMESH_PROXY_HTTP_HEADER_TIMEOUT [10s] */
     uint64_t http_idle_timeout_ms;        /* CMESH_PROXY_HTTP_IDLE_TIMEOUT [60s] */
+    uint64_t h2_response_timeout_ms;      /* CMESH_PROXY_HTTP2_RESPONSE_TIMEOUT [5m] */
+    uint64_t h2_stream_idle_timeout_ms;   /* CMESH_PROXY_HTTP2_STREAM_IDLE_TIMEOUT [10m] */
     bool outbound_target_from_host;       /* CMESH_PROXY_OUTBOUND_TARGET_FROM_HOST [false] */
     px_addr_t inbound_forward_addr;       /* CMESH_PROXY_INBOUND_FORWARD_ADDR [unset] */
 } px_config_t;

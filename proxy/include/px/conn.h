@@ -141,6 +141,25 @@ void px_labels_tcp(px_labels_t *l, px_dir_t dir, bool src, const px_addr_t *targ
 /* The address an accepted connection's tcp labels name. */
 const px_addr_t *px_conn_label_addr(const px_conn_t *conn);
 
+/* The target of a request on an outbound connection without an original
+ * destination, from its Host / :authority ("host[:port]", port 80 when
+ * absent; "localhost" is 127.0.0.1; a name is resolved synchronously - this
+ * mode exists for `make run` and benchmarks without iptables). Returns 0, or
+ * -1 when the mode is off (CMESH_PROXY_OUTBOUND_TARGET_FROM_HOST), the
+ * connection is inbound, the authority does not parse or resolve, or it names
+ * the outbound listener itself (the proxy never dials itself). */
+int px_conn_target_from_authority(const px_conn_t *conn, const char *authority, size_t n,
+                                  px_addr_t *out);
+/* What the target_addr/target_ip/target_port labels of an HTTP request name:
+ * the address the client dialled - the original destination on both
+ * directions (on inbound the pod's address and port, not the 127.0.0.1:port
+ * we connect to), the forward address with CMESH_PROXY_INBOUND_FORWARD_ADDR,
+ * or `request_target` when the target came from the request's authority. The
+ * same rule holds for HTTP/1 and HTTP/2, and for the tcp_* labels of accepted
+ * connections (peer="src"); upstream connections (peer="dst") name the
+ * address connected to. */
+const px_addr_t *px_conn_label_target(const px_conn_t *conn, const px_addr_t *request_target);
+
 /* Protocol entry points (handlers take over conn->sock; bytes already read
  * during detection are still in conn->sock.in). */
 void px_tcp_serve(px_conn_t *conn);
@@ -148,8 +167,8 @@ void px_h1_serve(px_conn_t *conn);
 /* Relays raw bytes between conn and an upstream (connected or not): used for
  * opaque connections and for HTTP/1 after a 101 Switching Protocols. */
 void px_tcp_relay(px_conn_t *conn, px_upstream_t *up);
-/* HTTP/2 handler. NULL until the HTTP/2 module installs itself; while NULL
- * an HTTP/2 connection is relayed as opaque TCP. */
+/* HTTP/2 handler (px_h2_serve_conn); while NULL an HTTP/2 connection is
+ * relayed as opaque TCP. */
 extern void (*px_h2_serve)(px_conn_t *conn);
 
 /* Counts an error in {inbound,outbound}_tcp_errors_total{error=...}. */
