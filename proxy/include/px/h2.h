@@ -19,7 +19,28 @@
  *   acknowledged (nghttp2_session_consume) only once the other side's
  *   session has taken them for sending. Trailers (grpc-status) are carried
  *   through; request_total / response_total / response_latency_ms are
- *   recorded per stream as the HTTP/1 path records them.
+ *   recorded per stream as the HTTP/1 path records them, with the same
+ *   target labels (px_conn_label_target).
+ *
+ *   The target is the connection's original destination, or - outbound
+ *   without one, with CMESH_PROXY_OUTBOUND_TARGET_FROM_HOST - each stream's
+ *   :authority (else Host); a downstream connection keeps references to
+ *   the upstream sessions of up to 8 such targets. A stream whose authority
+ *   names no usable target gets 502 (outbound_tcp_errors_total{error=
+ *   "no_target"}).
+ *
+ *   Timeouts per stream (px/config.h): no response head within
+ *   h2_response_timeout_ms -> the client gets 504 with l5d-proxy-error, or
+ *   for a gRPC request (content-type application/grpc*) a trailers-only
+ *   200 with grpc-status 4, and the upstream stream is reset (CANCEL); no
+ *   DATA either way for h2_stream_idle_timeout_ms after the response head
+ *   -> both halves reset with CANCEL. error label "response_timeout" /
+ *   "stream_idle_timeout".
+ *
+ *   An upstream REFUSED_STREAM (or a GOAWAY excluding the stream) before
+ *   any response and before any request body byte went upstream sends the
+ *   request again, once, on a usable session; a second refusal reaches the
+ *   client as REFUSED_STREAM.
  *
  * Abuse limits, all per downstream connection:
  *   - SETTINGS_MAX_CONCURRENT_STREAMS = PX_H2_MAX_CONCURRENT_STREAMS;
