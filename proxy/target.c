@@ -63,8 +63,3 @@ int px_conn_target_from_authority(const px_conn_t *conn, const char *authority, 
     /* The proxy never dials itself (a request naming the listener would loop). */
     return same_addr(out, &w->listeners[PX_DIR_OUTBOUND].addr) ? -1 : 0;
 }
-
-const px_addr_t *px_conn_label_target(const px_conn_t *conn, const px_addr_t *request_target)
-{
-    return conn->has_target ? &conn->target : request_target;
-}

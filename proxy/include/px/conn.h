@@ -158,7 +158,11 @@ int px_conn_target_from_authority(const px_conn_t *conn, const char *authority, 
  * same rule holds for HTTP/1 and HTTP/2, and for the tcp_* labels of accepted
  * connections (peer="src"); upstream connections (peer="dst") name the
  * address connected to. */
-const px_addr_t *px_conn_label_target(const px_conn_t *conn, const px_addr_t *request_target);
+static inline const px_addr_t *px_conn_label_target(const px_conn_t *conn,
+                                                    const px_addr_t *request_target)
+{
+    return conn->has_target ? &conn->target : request_target;
+}
 
 /* Protocol entry points (handlers take over conn->sock; bytes already read
  * during detection are still in conn->sock.in). */
