@@ -743,9 +743,9 @@ static json_t *proxy_env(ctx_t *x)
         env_value(env, "LINKERD2_PROXY_LOG", strf("%s,[{headers}]=off,[{request}]=off", c->log_level));
     env_value(env, "LINKERD2_PROXY_LOG_FORMAT", str(c->log_format));
     env_value(env, "LINKERD2_PROXY_DESTINATION_SVC_ADDR",
-              strf("linkerd-dst-headless.%s.svc.%s.:8086", ns, cd));
+              strf("cmesh-dst-headless.%s.svc.%s.:8086", ns, cd));
     env_value(env, "LINKERD2_PROXY_DESTINATION_PROFILE_NETWORKS", str(v->cluster_networks));
-    env_value(env, "LINKERD2_PROXY_POLICY_SVC_ADDR", strf("linkerd-policy.%s.svc.%s.:8090", ns, cd));
+    env_value(env, "LINKERD2_PROXY_POLICY_SVC_ADDR", strf("cmesh-policy.%s.svc.%s.:8090", ns, cd));
     env_value(env, "LINKERD2_PROXY_POLICY_WORKLOAD",
               str("{\"ns\":\"$(_pod_ns)\", \"pod\":\"$(_pod_name)\"}"));
     env_value(env, "LINKERD2_PROXY_INBOUND_DEFAULT_POLICY", str(c->default_policy));
@@ -800,15 +800,15 @@ static json_t *proxy_env(ctx_t *x)
     env_value(env, "LINKERD2_PROXY_IDENTITY_TOKEN_FILE",
               v->token_projection ? str(TOKEN_DIR "/" VOL_TOKEN) : str(LEGACY_TOKEN_FILE));
     env_value(env, "LINKERD2_PROXY_IDENTITY_SVC_ADDR",
-              strf("linkerd-identity-headless.%s.svc.%s.:8080", ns, cd));
+              strf("cmesh-identity-headless.%s.svc.%s.:8080", ns, cd));
     env_value(env, "LINKERD2_PROXY_IDENTITY_LOCAL_NAME",
               strf("$(_pod_sa).$(_pod_ns).serviceaccount.identity.%s.%s", ns, td));
     env_value(env, "LINKERD2_PROXY_IDENTITY_SVC_NAME",
-              strf("linkerd-identity.%s.serviceaccount.identity.%s.%s", ns, ns, td));
+              strf("cmesh-identity.%s.serviceaccount.identity.%s.%s", ns, ns, td));
     env_value(env, "LINKERD2_PROXY_DESTINATION_SVC_NAME",
-              strf("linkerd-destination.%s.serviceaccount.identity.%s.%s", ns, ns, td));
+              strf("cmesh-destination.%s.serviceaccount.identity.%s.%s", ns, ns, td));
     env_value(env, "LINKERD2_PROXY_POLICY_SVC_NAME",
-              strf("linkerd-destination.%s.serviceaccount.identity.%s.%s", ns, ns, td));
+              strf("cmesh-destination.%s.serviceaccount.identity.%s.%s", ns, ns, td));
     env_value(env, "LINKERD2_PROXY_OUTBOUND_METRICS_HOSTNAME_LABELS",
               str(v->metrics_hostname_labels ? "true" : "false"));
     if (c->ingress)

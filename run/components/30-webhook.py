@@ -32,6 +32,18 @@ def ensure_pki(ctx):
                    check=True, stdout=subprocess.DEVNULL)
 
 
+def pki_values(pki):
+    """The PEMs every render of the chart requires, from the development PKI."""
+    files = {"identityTrustAnchorsPEM": "ca-bundle.crt",
+             "identity.issuer.tls.crtPEM": "issuer/crt.pem", "identity.issuer.tls.keyPEM": "issuer/key.pem",
+             "destination.tls.crtPEM": "destination/crt.pem", "destination.tls.keyPEM": "destination/key.pem",
+             "proxyInjector.crtPEM": "webhook/crt.pem", "proxyInjector.keyPEM": "webhook/key.pem"}
+    out = []
+    for key, rel in files.items():
+        out += ["--set-file", "%s=%s" % (key, os.path.join(pki, rel))]
+    return out
+
+
 def register(ctx, url):
     """Renders the chart's MutatingWebhookConfiguration with the development
     CA as caBundle and applies it with kubectl."""
@@ -43,7 +55,8 @@ def register(ctx, url):
         [helm, "template", "cmesh", os.path.join(ctx.root, "charts", "cmesh-control-plane"),
          "--namespace", ctx.namespace,
          "--show-only", "templates/proxy-injector-webhook.yaml",
-         "--set", "proxyInjector.caBundle=" + ca, "--set", "proxyInjector.url=" + url],
+         "--set", "proxyInjector.caBundle=" + ca, "--set", "proxyInjector.url=" + url]
+        + pki_values(ctx.certs),
         check=True, capture_output=True, text=True).stdout
     subprocess.run([kubectl, "--kubeconfig", ctx.kubeconfig,
                     "--cache-dir", ctx.path("kubectl-cache"), "apply", "-f", "-"],

@@ -25,8 +25,8 @@ EXPECTED = {
                     "cmesh-cmesh-proxy-injector"],
     "ClusterRoleBinding": ["cmesh-cmesh-destination", "cmesh-cmesh-identity",
                            "cmesh-cmesh-proxy-injector"],
-    "Service": ["cmesh-webhook", "linkerd-dst", "linkerd-dst-headless", "linkerd-identity",
-                "linkerd-identity-headless"],
+    "Service": ["cmesh-webhook", "cmesh-dst", "cmesh-dst-headless", "cmesh-identity",
+                "cmesh-identity-headless"],
     "Deployment": ["cmesh-destination", "cmesh-identity", "cmesh-webhook"],
     "MutatingWebhookConfiguration": ["linkerd-proxy-injector-webhook-config"],
 }
@@ -172,10 +172,10 @@ class ChartRenderTest(unittest.TestCase):
 
     def test_services_select_their_pods_by_named_ports(self):
         docs = render(self, self.pki)
-        want = {"linkerd-identity": ("cmesh-identity", 8080, False),
-                "linkerd-identity-headless": ("cmesh-identity", 8080, True),
-                "linkerd-dst": ("cmesh-destination", 8086, False),
-                "linkerd-dst-headless": ("cmesh-destination", 8086, True),
+        want = {"cmesh-identity": ("cmesh-identity", 8080, False),
+                "cmesh-identity-headless": ("cmesh-identity", 8080, True),
+                "cmesh-dst": ("cmesh-destination", 8086, False),
+                "cmesh-dst-headless": ("cmesh-destination", 8086, True),
                 "cmesh-webhook": ("cmesh-webhook", 443, False)}
         for svc_name, (deploy, port, headless) in want.items():
             svc = find(docs, "Service", svc_name)

@@ -39,12 +39,20 @@ def app_pod(name, annotations=None, labels=None):
                                      "ports": [{"containerPort": 80, "name": "http"}]}]}}
 
 
-def render_webhook_config(ca_pem, namespace=CP_NS, extra=()):
-    """The MutatingWebhookConfiguration of our chart, as `helm template` renders it."""
+def render_webhook_config(ca_pem, pki, namespace=CP_NS, extra=()):
+    """The MutatingWebhookConfiguration of our chart, as `helm template` renders it
+    (the chart requires every PEM of the release: they come from `pki`)."""
     ca_b64 = base64.b64encode(ca_pem).decode()
+    files = {"identityTrustAnchorsPEM": "ca-bundle.crt",
+             "identity.issuer.tls.crtPEM": "issuer/crt.pem", "identity.issuer.tls.keyPEM": "issuer/key.pem",
+             "destination.tls.crtPEM": "destination/crt.pem", "destination.tls.keyPEM": "destination/key.pem",
+             "proxyInjector.crtPEM": "webhook/crt.pem", "proxyInjector.keyPEM": "webhook/key.pem"}
+    pems = []
+    for key, rel in files.items():
+        pems += ["--set-file", "%s=%s" % (key, os.path.join(pki, rel))]
     p = subprocess.run([tool("helm"), "template", "cmesh", CHART, "--namespace", namespace,
                         "--show-only", "templates/proxy-injector-webhook.yaml",
-                        "--set", "proxyInjector.caBundle=" + ca_b64] + list(extra),
+                        "--set", "proxyInjector.caBundle=" + ca_b64] + pems + list(extra),
                        capture_output=True, text=True, timeout=60)
     if p.returncode:
         raise AssertionError("helm template failed:\n" + p.stderr)
@@ -74,7 +82,7 @@ class WebhookE2ETest(MeshTestCase):
         wait_http_ok("http://127.0.0.1:%d/ready" % self.admin, timeout=20)
         with open(os.path.join(self.pki, "ca-bundle.crt"), "rb") as f:
             ca = f.read()
-        self.kubectl("apply", "-f", "-", input=render_webhook_config(ca))
+        self.kubectl("apply", "-f", "-", input=render_webhook_config(ca, self.pki))
         for ns in ("demo", "plain"):
             self.create_namespace(ns)
 

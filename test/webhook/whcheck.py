@@ -130,9 +130,9 @@ def check_injected(tc, before, after, ns, facts):
     tc.assertEqual(env["LINKERD2_PROXY_ADMIN_LISTEN_ADDR"].rsplit(":", 1)[1], str(admin))
     tc.assertEqual(env["LINKERD2_PROXY_IDENTITY_DIR"], "/var/run/linkerd/identity/end-entity")
     tc.assertEqual(env["LINKERD2_PROXY_IDENTITY_SVC_ADDR"],
-                   "linkerd-identity-headless.linkerd.svc.cluster.local.:8080")
+                   "cmesh-identity-headless.linkerd.svc.cluster.local.:8080")
     tc.assertEqual(env["LINKERD2_PROXY_DESTINATION_SVC_ADDR"],
-                   "linkerd-dst-headless.linkerd.svc.cluster.local.:8086")
+                   "cmesh-dst-headless.linkerd.svc.cluster.local.:8086")
     for k, v in facts.get("env", {}).items():
         tc.assertEqual(env.get(k), v, k)
     if "LINKERD2_PROXY_INGRESS_MODE" not in facts.get("env", {}):

@@ -7,18 +7,18 @@
 {{- /*
   Names the injected proxies dial and verify. cmesh-webhook writes them into
   every proxy's environment as Linkerd does (webhook/inject.c:
-  LINKERD2_PROXY_DESTINATION_SVC_ADDR = linkerd-dst-headless.<ns>.svc.<domain>.:8086,
-  LINKERD2_PROXY_IDENTITY_SVC_ADDR = linkerd-identity-headless.<ns>.svc.<domain>.:8080,
-  LINKERD2_PROXY_IDENTITY_SVC_NAME = linkerd-identity.<ns>.serviceaccount.identity.<ns>.<td>),
+  LINKERD2_PROXY_DESTINATION_SVC_ADDR = cmesh-dst-headless.<ns>.svc.<domain>.:8086,
+  LINKERD2_PROXY_IDENTITY_SVC_ADDR = cmesh-identity-headless.<ns>.svc.<domain>.:8080,
+  LINKERD2_PROXY_IDENTITY_SVC_NAME = cmesh-identity.<ns>.serviceaccount.identity.<ns>.<td>),
   so the Services carry these names; test/charts checks them against the
   injector's output.
 */ -}}
-{{- define "cmesh.dstService" -}}linkerd-dst{{- end -}}
-{{- define "cmesh.dstHeadlessService" -}}linkerd-dst-headless{{- end -}}
-{{- define "cmesh.identityService" -}}linkerd-identity{{- end -}}
-{{- define "cmesh.identityHeadlessService" -}}linkerd-identity-headless{{- end -}}
+{{- define "cmesh.dstService" -}}cmesh-dst{{- end -}}
+{{- define "cmesh.dstHeadlessService" -}}cmesh-dst-headless{{- end -}}
+{{- define "cmesh.identityService" -}}cmesh-identity{{- end -}}
+{{- define "cmesh.identityHeadlessService" -}}cmesh-identity-headless{{- end -}}
 {{- /* First label of the identity's own name, which proxies verify. */ -}}
-{{- define "cmesh.identityServerName" -}}linkerd-identity{{- end -}}
+{{- define "cmesh.identityServerName" -}}cmesh-identity{{- end -}}
 
 {{- define "cmesh.trustDomain" -}}
 {{- .Values.identityTrustDomain | default .Values.clusterDomain -}}
