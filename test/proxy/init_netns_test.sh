@@ -1,7 +1,8 @@
 #!/bin/bash
 # cmesh-proxy-init against the real iptables (nft and legacy back-ends), inside
 # a network namespace of its own (unshare --net), so the host is untouched:
-# the rules appear as planned, and a rerun converges to the same table.
+# the rules appear as planned, and a rerun converges to the same table
+# (compared without iptables-save's timestamp comments).
 set -euo pipefail
 BIN=${CMESH_BIN:-build/asan/bin}
 INIT=$BIN/cmesh-proxy-init
@@ -14,9 +15,9 @@ for mode in nft legacy; do
   out=$(unshare --net bash -c "
     set -e
     $INIT --iptables-mode $mode $ARGS
-    $save -t nat > /tmp/cmesh-init-first.\$\$
+    $save -t nat | grep -v '^#' > /tmp/cmesh-init-first.\$\$
     $INIT --iptables-mode $mode $ARGS
-    $save -t nat | diff -u /tmp/cmesh-init-first.\$\$ - >&2 || { echo RERUN-DIFFERS; exit 1; }
+    $save -t nat | grep -v '^#' | diff -u /tmp/cmesh-init-first.\$\$ - >&2 || { echo RERUN-DIFFERS; exit 1; }
     rm -f /tmp/cmesh-init-first.\$\$
     $save -t nat
   ")
