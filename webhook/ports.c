@@ -2,6 +2,8 @@
  * quantities, CIDRs. Pure and allocation-free. */
 #include "internal.h"
 
+#include "mesh/quantity.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -103,102 +105,20 @@ bool wh__ports_contains(const wh_port_item_t *items, int n, int port)
     return false;
 }
 
-/* Splits a quantity into number and suffix; returns the suffix or NULL when
- * the number part is malformed. */
-static const char *quantity_number(const char *s, double *num)
-{
-    const char *p = s;
-    if (*p == '+' || *p == '-')
-        p++;
-    bool digits = false;
-    while (isdigit((unsigned char)*p)) {
-        p++;
-        digits = true;
-    }
-    if (*p == '.') {
-        p++;
-        while (isdigit((unsigned char)*p)) {
-            p++;
-            digits = true;
-        }
-    }
-    if (!digits)
-        return NULL;
-    char buf[64];
-    size_t n = (size_t)(p - s);
-    if (n >= sizeof buf)
-        return NULL;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    *num = strtod(buf, NULL);
-    return p;
-}
-
-static bool suffix_scale(const char *suf, double *scale)
-{
-    static const struct {
-        const char *s;
-        double f;
-    } tab[] = {
-        {"", 1},          {"m", 1e-3},      {"n", 1e-9},      {"u", 1e-6},
-        {"k", 1e3},       {"M", 1e6},       {"G", 1e9},       {"T", 1e12},
-        {"P", 1e15},      {"E", 1e18},      {"Ki", 1024.0},   {"Mi", 1048576.0},
-        {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}, {"Pi", 1125899906842624.0},
-        {"Ei", 1152921504606846976.0},
-    };
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
-        if (strcmp(suf, tab[i].s) == 0) {
-            *scale = tab[i].f;
-            return true;
-        }
-    }
-    if (suf[0] == 'e' || suf[0] == 'E') {
-        const char *p = suf + 1;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (!isdigit((unsigned char)*p))
-            return false;
-        while (isdigit((unsigned char)*p))
-            p++;
-        if (*p != '\0')
-            return false;
-        char *end;
-        long e = strtol(suf + 1, &end, 10);
-        if (e > 18 || e < -9)
-            return false;
-        double f = 1;
-        for (long i = 0; i < (e < 0 ? -e : e); i++)
-            f *= 10;
-        *scale = e < 0 ? 1 / f : f;
-        return true;
-    }
-    return false;
-}
-
+/* Resource quantities are read exactly by mesh/quantity.h; a CPU quantity's
+ * milli-value is its millicores. */
 bool wh__quantity_valid(const char *s)
 {
-    double num, scale;
-    if (s == NULL || s[0] == '\0' || strlen(s) > 63)
-        return false;
-    const char *suf = quantity_number(s, &num);
-    return suf != NULL && suffix_scale(suf, &scale) && num >= 0;
+    uint64_t m;
+    return s != NULL && mesh_quantity_milli(s, &m) == 0;
 }
 
 long long wh__cpu_millis(const char *s)
 {
-    double num, scale;
-    if (!wh__quantity_valid(s))
+    uint64_t m;
+    if (s == NULL || mesh_quantity_milli(s, &m) != 0 || m > (uint64_t)1e15)
         return -1;
-    const char *suf = quantity_number(s, &num);
-    if (suf == NULL || !suffix_scale(suf, &scale))
-        return -1;
-    double m = num * scale * 1000.0;
-    if (m > 1e15)
-        return -1;
-    long long r = (long long)m;
-    if ((double)r < m)
-        r++;
-    return r;
+    return (long long)m;
 }
 
 bool wh__cidrs_valid(const char *s)
