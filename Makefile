@@ -102,10 +102,12 @@ $(B)/lib/libmesh_proto.a: $(PROTO_OBJS)
 # A change of compiler flags (or of VERSION, which is a -D) rebuilds every
 # object: the flags are recorded in a file that every object depends on, and
 # that file is rewritten only when they differ.
+# -Werror changes no object, so `make` after `make ERR=1` rebuilds nothing.
 FLAGS_FILE := $(B)/obj/.flags
-ifneq ($(file < $(FLAGS_FILE)),$(CC) $(CFLAGS_ALL))
+FLAGS_SEEN := $(CC) $(filter-out -Werror,$(CFLAGS_ALL))
+ifneq ($(file < $(FLAGS_FILE)),$(FLAGS_SEEN))
 $(shell mkdir -p $(B)/obj)
-$(file > $(FLAGS_FILE),$(CC) $(CFLAGS_ALL))
+$(file > $(FLAGS_FILE),$(FLAGS_SEEN))
 endif
 
 # Every object may include generated headers.
