@@ -13,7 +13,6 @@ import yaml
 
 import cmeshtest
 
-# Not make_run_test's offset: both may run at once.
 # A port offset free now, away from the one test/run/make_run_test.py picks first.
 PORT_OFFSET = cmeshtest.free_run_offset(range(21000, 23000, 200))
 POD = {"apiVersion": "v1", "kind": "Pod",
