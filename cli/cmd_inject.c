@@ -27,28 +27,19 @@ static int read_all(FILE *f, mesh_buf_t *b)
     return ferror(f) ? -1 : 0;
 }
 
-static int write_docs(json_t *docs, int json_out, FILE *out)
+static int on_json_chunk(const char *p, size_t n, void *data)
 {
-    mesh_buf_t b = MESH_BUF_INIT;
-    size_t i;
-    json_t *d;
-    json_array_foreach(docs, i, d) {
-        if (json_out) {
-            char *s = json_dumps(d, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            if (s == NULL || mesh_buf_appendf(&b, "%s\n", s) < 0) {
-                free(s);
-                mesh_buf_free(&b);
-                return -1;
-            }
-            free(s);
-        } else if (wh_yaml_emit(d, &b) < 0) {
-            mesh_buf_free(&b);
-            return -1;
-        }
-    }
-    int rc = b.len && fwrite(b.base, 1, b.len, out) != b.len ? -1 : 0;
-    mesh_buf_free(&b);
-    return rc;
+    return mesh_buf_append(data, p, n);
+}
+
+/* Appends one document as YAML or as indented JSON and a newline. */
+static int emit_doc(const json_t *d, int json_out, mesh_buf_t *out)
+{
+    if (!json_out)
+        return wh_yaml_emit(d, out);
+    if (json_dump_callback(d, on_json_chunk, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+        return -1;
+    return mesh_buf_append(out, "\n", 1);
 }
 
 int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject);
@@ -95,7 +86,7 @@ int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject)
     char err[512];
     wh_values_t v = {0};
     json_t *docs = NULL;
-    mesh_buf_t in = MESH_BUF_INIT;
+    mesh_buf_t in = MESH_BUF_INIT, res = MESH_BUF_INIT;
     FILE *f = strcmp(file, "-") == 0 ? io->in : fopen(file, "rb");
     if (f == NULL) {
         fprintf(io->err, "cmesh %s: cannot open %s\n", name, file);
@@ -113,11 +104,8 @@ int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject)
         goto out;
     }
     wh_manifest_report_t rep = {0};
-    if (uninject) {
-        size_t i;
-        json_t *d;
-        json_array_foreach(docs, i, d) wh_manifest_uninject(d, &rep);
-    } else {
+    char created_by[128];
+    if (!uninject) {
         if (wh_values_load_file(&v, config, err, sizeof err) < 0) {
             fprintf(io->err, "cmesh inject: %s\n", err);
             goto out;
@@ -141,20 +129,30 @@ int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject)
                              "(--identity-trust-anchors-file or identityTrustAnchorsPEM in --config)\n");
             goto out;
         }
-        char created_by[128];
         snprintf(created_by, sizeof created_by, "cmesh/cli %s", CMESH_VERSION);
-        size_t i;
-        json_t *d;
-        json_array_foreach(docs, i, d) {
-            if (wh_manifest_inject(&v, d, manual, created_by, &rep, err, sizeof err) < 0) {
-                fprintf(io->err, "cmesh inject: %s\n", err);
-                goto out;
-            }
-        }
-        if (rep.skipped)
-            fprintf(io->err, "cmesh inject: %d skipped (%s)\n", rep.skipped, rep.last_skip);
     }
-    if (write_docs(docs, json_out, io->out) < 0) {
+    /* One document at a time: transformed, written into `res`, then freed
+     * while it is still in cache (and its memory reused by the next one).
+     * Nothing reaches the output before every document is done, so an
+     * invalid workload halfway leaves no partial stream for a
+     * `| kubectl apply -f -` to act on. */
+    for (size_t i = 0, n = json_array_size(docs); i < n; i++) {
+        json_t *d = json_array_get(docs, i);
+        if (uninject) {
+            wh_manifest_uninject(d, &rep);
+        } else if (wh_manifest_inject(&v, d, manual, created_by, &rep, err, sizeof err) < 0) {
+            fprintf(io->err, "cmesh inject: %s\n", err);
+            goto out;
+        }
+        if (emit_doc(d, json_out, &res) < 0) {
+            fprintf(io->err, "cmesh %s: cannot write the output\n", name);
+            goto out;
+        }
+        json_array_set_new(docs, i, json_null());
+    }
+    if (rep.skipped)
+        fprintf(io->err, "cmesh inject: %d skipped (%s)\n", rep.skipped, rep.last_skip);
+    if (res.len && fwrite(res.base, 1, res.len, io->out) != res.len) {
         fprintf(io->err, "cmesh %s: cannot write the output\n", name);
         goto out;
     }
@@ -162,6 +160,7 @@ int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject)
 out:
     json_decref(docs);
     mesh_buf_free(&in);
+    mesh_buf_free(&res);
     wh_values_free(&v);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Same nesting limit as the libyaml path. */
 #define YAML_OUT_MAX_DEPTH 512
@@ -28,6 +29,7 @@ typedef enum { ST_ANY, ST_PLAIN, ST_SINGLE, ST_DOUBLE, ST_LITERAL } style_t;
 typedef struct yaml_out {
     mesh_buf_t *out;
     size_t line_start; /* offset of the current line in out */
+    int line_ascii;    /* the current line holds ASCII only: column = bytes */
     int indent;        /* current indentation, -1 before the root node */
     int whitespace;    /* the last thing written separates what follows */
     int indention;     /* nothing but indentation written on this line */
@@ -40,6 +42,8 @@ typedef struct scalar_info {
     int plain;     /* may be written plain in block context */
     int single;    /* may be single-quoted */
     int block;     /* may be a literal block scalar */
+    int ascii;     /* no byte above 0x7F */
+    int newline;   /* contains '\n' (the literal style is asked for) */
 } scalar_info_t;
 
 static inline int put(yaml_out_t *w, const void *p, size_t n)
@@ -63,12 +67,16 @@ static int put_break(yaml_out_t *w)
     if (put_c(w, '\n') < 0)
         return -1;
     w->line_start = w->out->len;
+    w->line_ascii = 1;
     return 0;
 }
 
-/* libyaml counts columns in characters, not bytes. */
+/* libyaml counts columns in characters, not bytes; they differ only on a
+ * line where a scalar wrote non-ASCII text. */
 static int column(const yaml_out_t *w)
 {
+    if (w->line_ascii)
+        return (int)(w->out->len - w->line_start);
     const unsigned char *p = (const unsigned char *)w->out->base + w->line_start;
     const unsigned char *end = (const unsigned char *)w->out->base + w->out->len;
     int col = 0;
@@ -79,6 +87,7 @@ static int column(const yaml_out_t *w)
 
 static int write_indent(yaml_out_t *w)
 {
+    static const char spaces[] = "                                                                ";
     int indent = w->indent >= 0 ? w->indent : 0;
     int col = column(w);
     if (!w->indention || col > indent || (col == indent && !w->whitespace)) {
@@ -86,9 +95,12 @@ static int write_indent(yaml_out_t *w)
             return -1;
         col = 0;
     }
-    for (; col < indent; col++)
-        if (put_c(w, ' ') < 0)
+    while (col < indent) {
+        int n = indent - col < (int)sizeof spaces - 1 ? indent - col : (int)sizeof spaces - 1;
+        if (put(w, spaces, (size_t)n) < 0)
             return -1;
+        col += n;
+    }
     w->whitespace = 1;
     w->indention = 1;
     return 0;
@@ -98,7 +110,7 @@ static int write_indicator(yaml_out_t *w, const char *ind, int need_ws, int is_w
 {
     if (need_ws && !w->whitespace && put_c(w, ' ') < 0)
         return -1;
-    if (put(w, ind, strlen(ind)) < 0)
+    if (put(w, ind, ind[1] ? strlen(ind) : 1) < 0)
         return -1;
     w->whitespace = is_ws;
     w->indention = w->indention && is_indention;
@@ -156,14 +168,20 @@ static int utf8_valid(const unsigned char *s, size_t len)
 /* Bytes 0x21..0x7E that may start a plain scalar (not an indicator). */
 static int plain_start(unsigned char c)
 {
-    return strchr("#,[]{}&*!|>'\"%@`", c) == NULL;
+    switch (c) {
+    case '#': case ',': case '[': case ']': case '{': case '}': case '&': case '*': case '!':
+    case '|': case '>': case '\'': case '"': case '%': case '@': case '`':
+        return 0;
+    }
+    return 1;
 }
 
-/* libyaml's yaml_emitter_analyze_scalar, block context only. */
+/* libyaml's yaml_emitter_analyze_scalar, block context only. -1 on invalid
+ * UTF-8. */
 static int analyze(const unsigned char *s, size_t len, scalar_info_t *si)
 {
     if (len == 0) {
-        *si = (scalar_info_t){.multiline = 0, .plain = 1, .single = 1, .block = 0};
+        *si = (scalar_info_t){.plain = 1, .single = 1, .ascii = 1};
         return 0;
     }
     /* Most scalars are one word of printable ASCII: then only the first and
@@ -171,27 +189,35 @@ static int analyze(const unsigned char *s, size_t len, scalar_info_t *si)
     size_t i = 0;
     while (i < len && s[i] >= 0x21 && s[i] <= 0x7E)
         i++;
+    int doc_marker = (s[0] == '-' && s[1] == '-' && s[2] == '-') ||
+                     (s[0] == '.' && s[1] == '.' && s[2] == '.');
     if (i == len) {
         int ind = !plain_start(s[0]) || s[len - 1] == ':' ||
-                  (len == 1 && (s[0] == '?' || s[0] == '-')) ||
-                  (len >= 3 && ((s[0] == '-' && s[1] == '-' && s[2] == '-') ||
-                                (s[0] == '.' && s[1] == '.' && s[2] == '.')));
-        *si = (scalar_info_t){.multiline = 0, .plain = !ind, .single = 1, .block = 1};
+                  (len == 1 && (s[0] == '?' || s[0] == '-')) || doc_marker;
+        *si = (scalar_info_t){.plain = !ind, .single = 1, .block = 1, .ascii = 1};
         return 0;
     }
-    if (!utf8_valid(s, len))
+    int ascii = 1;
+    for (size_t k = i; k < len && ascii; k++)
+        ascii = s[k] < 0x80;
+    if (!ascii && !utf8_valid(s, len))
         return -1;
 
-    int block_ind = 0, line_breaks = 0, special = 0;
+    int block_ind = doc_marker, line_breaks = 0, special = 0, newline = 0;
     int leading_space = 0, leading_break = 0, trailing_space = 0, trailing_break = 0;
     int break_space = 0, space_break = 0, prev_space = 0, prev_break = 0;
-    if ((s[0] == '-' && s[1] == '-' && s[2] == '-') || (s[0] == '.' && s[1] == '.' && s[2] == '.'))
-        block_ind = 1;
-    int preceded_ws = 1;
-    int followed_ws = is_blankz(s + utf8_width(s[0]));
+    /* libyaml carries "preceded/followed by whitespace" along; here they are
+     * looked up where they matter: the previous and the next character. */
+    size_t prev = 0;
     for (i = 0; i < len;) {
         const unsigned char *p = s + i;
+        if (i != 0 && p[0] >= 0x21 && p[0] <= 0x7E && p[0] != ':' && p[0] != '#') {
+            prev_space = prev_break = 0;
+            prev = i++;
+            continue;
+        }
         size_t n = utf8_width(p[0]);
+        int followed_ws = is_blankz(p + n);
         if (i == 0) {
             if (p[0] >= 0x21 && p[0] <= 0x7E && !plain_start(p[0]))
                 block_ind = 1;
@@ -200,14 +226,14 @@ static int analyze(const unsigned char *s, size_t len, scalar_info_t *si)
         } else {
             if (p[0] == ':' && followed_ws)
                 block_ind = 1;
-            if (p[0] == '#' && preceded_ws)
+            if (p[0] == '#' && is_blankz(s + prev))
                 block_ind = 1;
         }
         if (!is_printable(p))
             special = 1;
         int brk = is_break(p);
-        if (brk)
-            line_breaks = 1;
+        line_breaks |= brk;
+        newline |= p[0] == '\n';
         if (p[0] == ' ') {
             leading_space |= i == 0;
             trailing_space |= i + n == len;
@@ -223,16 +249,16 @@ static int analyze(const unsigned char *s, size_t len, scalar_info_t *si)
         } else {
             prev_space = prev_break = 0;
         }
-        preceded_ws = is_blankz(p);
+        prev = i;
         i += n;
-        if (i != len)
-            followed_ws = is_blankz(s + i + utf8_width(s[i]));
     }
     si->multiline = line_breaks;
     si->plain = !(leading_space || leading_break || trailing_space || trailing_break ||
                   break_space || space_break || special || line_breaks || block_ind);
     si->single = !(break_space || space_break || special);
     si->block = !(trailing_space || space_break || special);
+    si->ascii = ascii;
+    si->newline = newline;
     return 0;
 }
 
@@ -257,6 +283,7 @@ static int write_break(yaml_out_t *w, const unsigned char *p, size_t n)
     if (put(w, p, n) < 0)
         return -1;
     w->line_start = w->out->len;
+    w->line_ascii = 1;
     return 0;
 }
 
@@ -417,24 +444,24 @@ static int write_literal(yaml_out_t *w, const char *str, size_t len)
 
 /* ---- nodes ---- */
 
-static int emit_scalar(yaml_out_t *w, const char *s, style_t style, int simple_key)
+/* One scalar, `si` from analyze(); libyaml's choice of style first. */
+static int emit_scalar(yaml_out_t *w, const char *s, size_t len, const scalar_info_t *si,
+                       style_t style, int simple_key)
 {
-    size_t len = strlen(s);
-    scalar_info_t si;
-    if (analyze((const unsigned char *)s, len, &si) < 0)
-        return -1;
     if (style == ST_ANY)
         style = ST_PLAIN;
-    if (simple_key && si.multiline)
+    if (simple_key && si->multiline)
         style = ST_DOUBLE;
-    if (style == ST_PLAIN && (!si.plain || (len == 0 && simple_key)))
+    if (style == ST_PLAIN && (!si->plain || (len == 0 && simple_key)))
         style = ST_SINGLE;
-    if (style == ST_SINGLE && !si.single)
+    if (style == ST_SINGLE && !si->single)
         style = ST_DOUBLE;
-    if (style == ST_LITERAL && (!si.block || simple_key))
+    if (style == ST_LITERAL && (!si->block || simple_key))
         style = ST_DOUBLE;
     int saved = w->indent;
     w->indent = saved < 0 ? YAML_INDENT : saved + YAML_INDENT;
+    if (!si->ascii)
+        w->line_ascii = 0;
     int rc;
     switch (style) {
     case ST_PLAIN: rc = write_plain(w, s, len); break;
@@ -442,25 +469,84 @@ static int emit_scalar(yaml_out_t *w, const char *s, style_t style, int simple_k
     case ST_LITERAL: rc = write_literal(w, s, len); break;
     default: rc = write_double(w, s, len); break;
     }
+    /* A break inside the scalar started an ASCII line that may not be. */
+    if (!si->ascii)
+        w->line_ascii = 0;
     w->indent = saved;
     return rc;
 }
 
-/* True when a plain scalar `s` would not read back as this string (the
- * rule webhook/yamlemit.c applies). */
-static int needs_quotes(const char *s)
+/* A word YAML 1.1 reads as null or a bool (`s` has `len` bytes). */
+static int special_word(const char *s, size_t len)
 {
-    if (strchr(" \t\n\v\f\r+-.0123456789~iInNtTfFyYoO", s[0]) == NULL)
+    static const char *const words[6][6] = {
+        {""},
+        {"~", "y", "n"},
+        {"no", "on", "No", "On"},
+        {"yes", "off", "Yes", "Off"},
+        {"null", "Null", "NULL", "true", "True", "TRUE"},
+        {"false", "False", "FALSE"},
+    };
+    if (len > 5)
         return 0;
-    static const char *const special[] = {"", "~", "null", "Null", "NULL", "true", "True",
-                                          "TRUE", "false", "False", "FALSE", "yes", "no",
-                                          "on", "off", "y", "n", "Yes", "No", "On", "Off"};
-    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
-        if (strcmp(s, special[i]) == 0)
+    for (size_t i = 0; i < 6 && words[len][i] != NULL; i++)
+        if (memcmp(s, words[len][i], len) == 0)
             return 1;
+    return 0;
+}
+
+/* True when a plain scalar `s` (`len` bytes) would not read back as this
+ * string: the rule of webhook/yamlemit.c (a null or bool word, whatever
+ * strtod takes whole, a 0x/0o prefix, a leading dot), with strtod skipped
+ * where its answer is known: a letter other than the start of "inf" or
+ * "nan" gives it nothing, and after leading digits a character that cannot
+ * continue a decimal or hex number ends it. */
+static int needs_quotes(const char *s, size_t len)
+{
+    unsigned char c = (unsigned char)s[0];
+    if (c >= '0' && c <= '9') {
+        size_t j = 1;
+        while (s[j] >= '0' && s[j] <= '9')
+            j++;
+        if (s[j] == '\0')
+            return 1;
+        if (strchr(".eExXpP", s[j]) == NULL)
+            return c == '0' && (s[1] == 'x' || s[1] == 'o');
+    } else if (c == 'i' || c == 'I' || c == 'n' || c == 'N') {
+        if (strncasecmp(s, c == 'i' || c == 'I' ? "inf" : "nan", 3) != 0)
+            return special_word(s, len);
+    } else if (c == '\0' || c == 't' || c == 'T' || c == 'f' || c == 'F' || c == 'y' ||
+               c == 'Y' || c == 'o' || c == 'O' || c == '~') {
+        return special_word(s, len);
+    } else if (c != ' ' && c != '+' && c != '-' && c != '.' && (c < '\t' || c > '\r')) {
+        return 0;
+    }
+    if (special_word(s, len))
+        return 1;
     char *end;
     (void)strtod(s, &end);
     return *end == '\0' || (s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) || s[0] == '.';
+}
+
+/* The common case in one pass: `s` is printable ASCII without spaces, so
+ * libyaml would write it plain unless an indicator or a document marker
+ * forbids it, and our rule does not quote it. Sets *len either way. */
+static int plain_word(const char *str, size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (s[i] >= 0x21 && s[i] <= 0x7E)
+        i++;
+    if (s[i] != '\0') {
+        *len = i + strlen(str + i);
+        return 0;
+    }
+    *len = i;
+    if (i == 0 || !plain_start(s[0]) || s[i - 1] == ':' ||
+        (i == 1 && (s[0] == '?' || s[0] == '-')) ||
+        (s[0] == '-' && s[1] == '-' && s[2] == '-') || (s[0] == '.' && s[1] == '.' && s[2] == '.'))
+        return 0;
+    return !needs_quotes(str, i);
 }
 
 static int emit_node(yaml_out_t *w, const json_t *v, int mapping_ctx, int depth);
@@ -474,28 +560,34 @@ static int emit_mapping(yaml_out_t *w, const json_t *v, int depth)
     }
     int saved = w->indent;
     w->indent = saved < 0 ? 0 : saved + YAML_INDENT;
-    const char *k;
-    json_t *x;
-    json_object_foreach((json_t *)v, k, x) {
+    for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+        const char *k = json_object_iter_key(it);
+        const json_t *x = json_object_iter_value(it);
+        size_t klen;
         if (write_indent(w) < 0)
             return -1;
-        style_t st = needs_quotes(k) ? ST_DOUBLE : ST_ANY;
+        if (plain_word(k, &klen) && klen <= YAML_SIMPLE_KEY_MAX) {
+            /* After write_indent: no space before the key, none after ':'. */
+            if (put(w, k, klen) < 0 || put_c(w, ':') < 0)
+                return -1;
+            w->whitespace = 0;
+            w->indention = 0;
+            if (emit_node(w, x, 1, depth + 1) < 0)
+                return -1;
+            continue;
+        }
+        scalar_info_t si;
+        if (analyze((const unsigned char *)k, klen, &si) < 0)
+            return -1;
+        style_t st = needs_quotes(k, klen) ? ST_DOUBLE : ST_ANY;
         /* libyaml's check_simple_key: one line and at most 128 bytes. */
-        if (strlen(k) <= YAML_SIMPLE_KEY_MAX && strpbrk(k, "\r\n\xc2\xe2") == NULL) {
-            if (emit_scalar(w, k, st, 1) < 0 || write_indicator(w, ":", 0, 0, 0) < 0)
+        if (!si.multiline && klen <= YAML_SIMPLE_KEY_MAX) {
+            if (emit_scalar(w, k, klen, &si, st, 1) < 0 || write_indicator(w, ":", 0, 0, 0) < 0)
                 return -1;
-        } else {
-            scalar_info_t si;
-            size_t klen = strlen(k);
-            if (analyze((const unsigned char *)k, klen, &si) < 0)
-                return -1;
-            if (!si.multiline && klen <= YAML_SIMPLE_KEY_MAX) {
-                if (emit_scalar(w, k, st, 1) < 0 || write_indicator(w, ":", 0, 0, 0) < 0)
-                    return -1;
-            } else if (write_indicator(w, "?", 1, 0, 1) < 0 || emit_scalar(w, k, st, 0) < 0 ||
-                       write_indent(w) < 0 || write_indicator(w, ":", 1, 0, 1) < 0) {
-                return -1;
-            }
+        } else if (write_indicator(w, "?", 1, 0, 1) < 0 ||
+                   emit_scalar(w, k, klen, &si, st, 0) < 0 || write_indent(w) < 0 ||
+                   write_indicator(w, ":", 1, 0, 1) < 0) {
+            return -1;
         }
         if (emit_node(w, x, 1, depth + 1) < 0)
             return -1;
@@ -543,6 +635,15 @@ static size_t fmt_int(char *buf, json_int_t n)
     return o;
 }
 
+/* A scalar written as it is (numbers, booleans, null), plain if it can be. */
+static int emit_word(yaml_out_t *w, const char *s, size_t len)
+{
+    scalar_info_t si;
+    if (analyze((const unsigned char *)s, len, &si) < 0)
+        return -1;
+    return emit_scalar(w, s, len, &si, ST_PLAIN, 0);
+}
+
 static int emit_node(yaml_out_t *w, const json_t *v, int mapping_ctx, int depth)
 {
     char buf[64];
@@ -555,23 +656,29 @@ static int emit_node(yaml_out_t *w, const json_t *v, int mapping_ctx, int depth)
         return emit_sequence(w, v, mapping_ctx, depth);
     case JSON_STRING: {
         const char *s = json_string_value(v);
-        style_t st = needs_quotes(s) ? ST_DOUBLE : strchr(s, '\n') ? ST_LITERAL : ST_ANY;
-        return emit_scalar(w, s, st, 0);
+        size_t len;
+        if (plain_word(s, &len))
+            return write_plain(w, s, len);
+        scalar_info_t si;
+        if (analyze((const unsigned char *)s, len, &si) < 0)
+            return -1;
+        style_t st = needs_quotes(s, len) ? ST_DOUBLE : si.newline ? ST_LITERAL : ST_ANY;
+        return emit_scalar(w, s, len, &si, st, 0);
     }
     case JSON_INTEGER:
-        fmt_int(buf, json_integer_value(v));
-        return emit_scalar(w, buf, ST_PLAIN, 0);
+        /* Digits with an optional minus: always plain. */
+        return write_plain(w, buf, fmt_int(buf, json_integer_value(v)));
     case JSON_REAL:
         snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
         if (!strpbrk(buf, ".eEn"))
             strncat(buf, ".0", sizeof buf - strlen(buf) - 1);
-        return emit_scalar(w, buf, ST_PLAIN, 0);
+        return emit_word(w, buf, strlen(buf));
     case JSON_TRUE:
-        return emit_scalar(w, "true", ST_PLAIN, 0);
+        return emit_word(w, "true", 4);
     case JSON_FALSE:
-        return emit_scalar(w, "false", ST_PLAIN, 0);
+        return emit_word(w, "false", 5);
     case JSON_NULL:
-        return emit_scalar(w, "null", ST_PLAIN, 0);
+        return emit_word(w, "null", 4);
     }
     return -1;
 }
@@ -579,7 +686,8 @@ static int emit_node(yaml_out_t *w, const json_t *v, int mapping_ctx, int depth)
 int wh_yaml_emit(const json_t *v, mesh_buf_t *out)
 {
     size_t start = out->len;
-    yaml_out_t w = {.out = out, .line_start = out->len, .indent = -1, .whitespace = 1, .indention = 1};
+    yaml_out_t w = {.out = out, .line_start = out->len, .indent = -1, .whitespace = 1,
+                    .indention = 1, .line_ascii = 1};
     /* Document start (explicit), the root node, the implicit document end,
      * the stream end. */
     int rc = write_indent(&w) < 0 || write_indicator(&w, "---", 1, 0, 0) < 0 ||
