@@ -32,12 +32,14 @@ static int on_json_chunk(const char *p, size_t n, void *data)
     return mesh_buf_append(data, p, n);
 }
 
-/* Appends one document as YAML or as indented JSON and a newline. */
+/* Appends one document as YAML or as indented JSON and a newline. A
+ * document may be a bare scalar (`--- text`), hence JSON_ENCODE_ANY. */
 static int emit_doc(const json_t *d, int json_out, mesh_buf_t *out)
 {
     if (!json_out)
         return wh_yaml_emit(d, out);
-    if (json_dump_callback(d, on_json_chunk, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+    if (json_dump_callback(d, on_json_chunk, out,
+                           JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) < 0)
         return -1;
     return mesh_buf_append(out, "\n", 1);
 }
