@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "mesh/mem.h"
+#include "mesh/portlist.h"
 
 #define ANN_INJECT "linkerd.io/inject"
 #define CFG "config.linkerd.io/"
@@ -371,10 +372,11 @@ static int ann_quantity(ctx_t *x, const char *key, const char *def, const char *
 
 static int ann_ports(ctx_t *x, const char *key, bool names, const char **out)
 {
-    wh_port_item_t items[WH_PORTS_MAX];
+    mesh_portlist_item_t items[MESH_PORTLIST_MAX];
     const char *s = ann(x, key);
     *out = s;
-    if (s != NULL && wh__ports_parse(s, names, items, WH_PORTS_MAX) < 0)
+    unsigned flags = names ? MESH_PORTLIST_NAMES : 0;
+    if (s != NULL && mesh_portlist_parse(s, flags, items, MESH_PORTLIST_MAX) < 0)
         return bad_config(x, key, s, names ? "expected ports, ranges or port names"
                                            : "expected a list of ports or ranges");
     return 0;
@@ -647,8 +649,8 @@ static int named_port(const json_t *spec, const char *name)
 /* Rewrites a port list with named ports resolved (unknown names dropped). */
 static void resolve_ports(const json_t *spec, const char *list, char *out, size_t cap)
 {
-    wh_port_item_t items[WH_PORTS_MAX];
-    int n = wh__ports_parse(list, true, items, WH_PORTS_MAX);
+    mesh_portlist_item_t items[MESH_PORTLIST_MAX];
+    int n = mesh_portlist_parse(list, MESH_PORTLIST_NAMES, items, MESH_PORTLIST_MAX);
     size_t len = 0;
     out[0] = '\0';
     for (int i = 0; i < n; i++) {
@@ -669,8 +671,8 @@ static void resolve_ports(const json_t *spec, const char *list, char *out, size_
 /* The default opaque ports this pod exposes, in the order it declares them. */
 static void filtered_opaque(const wh_values_t *v, const json_t *spec, char *out, size_t cap)
 {
-    wh_port_item_t items[WH_PORTS_MAX];
-    int n = wh__ports_parse(v->opaque_ports, false, items, WH_PORTS_MAX);
+    mesh_portlist_item_t items[MESH_PORTLIST_MAX];
+    int n = mesh_portlist_parse(v->opaque_ports, 0, items, MESH_PORTLIST_MAX);
     char seen[65536 / 8] = {0};
     size_t len = 0, i, j;
     json_t *c, *p;
@@ -679,7 +681,7 @@ static void filtered_opaque(const wh_values_t *v, const json_t *spec, char *out,
         json_array_foreach(field(c, "ports"), j, p) {
             json_int_t port = json_integer_value(field(p, "containerPort"));
             if (port <= 0 || port >= 65536 || (seen[port / 8] & (1 << (port % 8))) ||
-                !wh__ports_contains(items, n, (int)port))
+                !mesh_portlist_contains(items, n, (unsigned)port))
                 continue;
             seen[port / 8] |= (char)(1 << (port % 8));
             int w = snprintf(out + len, cap - len, "%s%d", len ? "," : "", (int)port);
@@ -1182,8 +1184,8 @@ int wh_inject_pod(const wh_values_t *v, const wh_inject_input_t *in, wh_inject_r
  * port is in the list, or whose numeric targetPort is (named ones skipped). */
 static void service_opaque(const wh_values_t *v, const json_t *spec, char *out, size_t cap)
 {
-    wh_port_item_t items[WH_PORTS_MAX];
-    int n = wh__ports_parse(v->opaque_ports, false, items, WH_PORTS_MAX);
+    mesh_portlist_item_t items[MESH_PORTLIST_MAX];
+    int n = mesh_portlist_parse(v->opaque_ports, 0, items, MESH_PORTLIST_MAX);
     size_t len = 0, i;
     json_t *p;
     out[0] = '\0';
@@ -1196,7 +1198,7 @@ static void service_opaque(const wh_values_t *v, const json_t *spec, char *out, 
             port = json_integer_value(tp);
         else
             continue;
-        if (port <= 0 || port > 65535 || !wh__ports_contains(items, n, (int)port))
+        if (port <= 0 || port > 65535 || !mesh_portlist_contains(items, n, (unsigned)port))
             continue;
         int w = snprintf(out + len, cap - len, "%s%d", len ? "," : "", (int)port);
         if (w < 0 || (size_t)w >= cap - len)
