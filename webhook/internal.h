@@ -10,25 +10,6 @@
 
 #include "mesh/buf.h"
 
-/* Most items a port list may hold; longer lists are refused. */
-#define WH_PORTS_MAX 256
-
-/* One item of a port list: a range lo..hi (lo == hi for one port), or, when
- * names are allowed, a named container port (lo = hi = 0, name set). */
-typedef struct wh_port_item {
-    int lo, hi;
-    char name[16]; /* IANA_SVC_NAME: at most 15 characters */
-} wh_port_item_t;
-
-/* Parses "25,8080-8090, http" (items separated by commas, blanks around
- * items ignored, empty items skipped). Returns the number of items, or -1 on
- * a syntax error, a port outside 1..65535, a reversed range, a name when
- * allow_names is false, or more than `cap` items. */
-int wh__ports_parse(const char *s, bool allow_names, wh_port_item_t *items, int cap);
-
-/* 1 when `port` falls in one of the ranges. */
-bool wh__ports_contains(const wh_port_item_t *items, int n, int port);
-
 /* Kubernetes resource quantity ("500m", "1.5", "64Mi", "1e3"): 1 if valid. */
 bool wh__quantity_valid(const char *s);
 /* A CPU quantity in millicores, rounded up; -1 when not a quantity. */
