@@ -12,6 +12,7 @@
 
 #include "mesh/log.h"
 #include "mesh/mem.h"
+#include "mesh/portlist.h"
 
 #define REDIRECT_CHAIN "PROXY_INIT_REDIRECT"
 #define OUTPUT_CHAIN "PROXY_INIT_OUTPUT"
@@ -48,44 +49,6 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     if (errno != 0 || *end != '\0' || v > max)
         return -1;
     *out = v;
-    return 0;
-}
-
-int px_init_parse_ports(const char *s, px_init_ports_t *out)
-{
-    char buf[4096];
-    size_t len = strlen(s);
-
-    out->n = 0;
-    if (len >= sizeof(buf))
-        return -1;
-    memcpy(buf, s, len + 1);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ')
-            tok++;
-        size_t tl = strlen(tok);
-        while (tl > 0 && tok[tl - 1] == ' ')
-            tok[--tl] = '\0';
-        if (tl == 0)
-            continue;
-        char *dash = strpbrk(tok, "-:");
-        unsigned long lo, hi;
-        if (dash) {
-            *dash = '\0';
-            if (parse_uint(tok, 65535, &lo) || parse_uint(dash + 1, 65535, &hi) || lo > hi)
-                return -1;
-        } else {
-            if (parse_uint(tok, 65535, &lo))
-                return -1;
-            hi = lo;
-        }
-        if (lo == 0 || out->n >= PX_INIT_MAX_PORTS)
-            return -1;
-        out->r[out->n].lo = (unsigned)lo;
-        out->r[out->n].hi = (unsigned)hi;
-        out->n++;
-    }
     return 0;
 }
 
@@ -221,10 +184,15 @@ static int set_flag(px_init_config_t *cfg, const struct flag *f, const char *v, 
             goto bad;
         *(long *)base = (long)u;
         return 0;
-    case F_PORTS:
-        if (px_init_parse_ports(v, (px_init_ports_t *)base))
+    case F_PORTS: {
+        px_init_ports_t *p = (px_init_ports_t *)base;
+        p->n = mesh_portlist_parse(v, 0, p->r, PX_INIT_MAX_PORTS);
+        if (p->n < 0) {
+            p->n = 0;
             goto bad;
+        }
         return 0;
+    }
     case F_SUBNETS:
         if (parse_subnets(v, (px_init_subnets_t *)base))
             goto bad;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "mesh/buf.h"
+#include "mesh/portlist.h"
 
 /* Limits: a port list may name at most this many ports/ranges; a subnet list
  * this many CIDRs; iptables' multiport match takes 15 ports per rule. */
@@ -39,14 +40,11 @@ typedef enum {
     PX_INIT_MODE_PLAIN,   /* whatever `iptables` is on PATH */
 } px_init_mode_t;
 
-/* A port or an inclusive range of ports. */
-typedef struct px_init_port_range {
-    unsigned lo, hi;
-} px_init_port_range_t;
-
+/* A port list flag, parsed by mesh/portlist.h ("25,443,1000-2000"; no
+ * names, no "1000:2000" form: Linkerd's proxy-init takes neither). */
 typedef struct px_init_ports {
-    px_init_port_range_t r[PX_INIT_MAX_PORTS];
-    int n;
+    mesh_portlist_item_t r[PX_INIT_MAX_PORTS]; /* ranges, in the order given */
+    int n;                                     /* items used in r */
 } px_init_ports_t;
 
 typedef struct px_init_subnets {
@@ -96,9 +94,6 @@ void px_init_config_free(px_init_config_t *cfg);
  * `errors`, one line each; returns the number of errors (0 on success), or
  * -1 when --help was asked (usage printed to `out`). */
 int px_init_parse_args(px_init_config_t *cfg, int argc, char **argv, mesh_buf_t *errors, FILE *out);
-
-/* Parses "25,443,1000-2000" (also "1000:2000") into `out`; 0 or -1. */
-int px_init_parse_ports(const char *s, px_init_ports_t *out);
 
 /* Builds the commands for one family (ipv6 = 0 or 1). Returns 0, or -1 when
  * the plan would exceed PX_INIT_MAX_CMDS. */
