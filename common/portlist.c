@@ -118,7 +118,7 @@ int mesh_portlist_bitmap(const char *s, unsigned flags, uint8_t *bitmap)
         n++;
     }
     cur = s;
-    while (mesh_portlist_next(&cur, flags, &it) > 0)
+    while (bitmap != NULL && mesh_portlist_next(&cur, flags, &it) > 0)
         if (it.name[0] == '\0')
             for (unsigned p = it.lo; p <= it.hi; p++)
                 bitmap[p >> 3] |= (uint8_t)(1u << (p & 7));

@@ -13,6 +13,7 @@
 
 #include "mesh/duration.h"
 #include "mesh/mem.h"
+#include "mesh/portlist.h"
 
 #define PFX "LINKERD2_PROXY_"
 
@@ -264,34 +265,6 @@ static int each_item(const char *s, int (*fn)(const char *p, size_t n, void *arg
     }
 }
 
-static int port_item(const char *p, size_t n, void *arg)
-{
-    uint8_t *map = arg;
-    const char *dash = memchr(p, '-', n);
-    uint64_t lo, hi;
-    if (dash) {
-        if (parse_u64(p, (size_t)(dash - p), 65535, &lo) ||
-            parse_u64(dash + 1, n - (size_t)(dash - p) - 1, 65535, &hi) || lo > hi)
-            return -1;
-    } else if (parse_u64(p, n, 65535, &lo)) {
-        return -1;
-    } else {
-        hi = lo;
-    }
-    if (map)
-        for (uint64_t v = lo; v <= hi; v++)
-            map[v >> 3] |= (uint8_t)(1u << (v & 7));
-    return 0;
-}
-
-int px_parse_ports(const char *s, uint8_t *bitmap)
-{
-    /* Validate first so an error leaves the map untouched. */
-    if (each_item(s, port_item, NULL) != 0)
-        return -1;
-    return each_item(s, port_item, bitmap);
-}
-
 int px_parse_duration_ms(const char *s, uint64_t *out_ms)
 {
     int64_t ns;
@@ -462,8 +435,11 @@ static const char *parse_var(const var_t *v, const char *val, void *field)
             *(bool *)field = b;
         return NULL;
     case T_PORTS:
-        return px_parse_ports(val, field) ? "invalid port list (expected e.g. 25,443,1000-2000)"
-                                          : NULL;
+        /* Any u16, as Linkerd's proxy reads these; an empty item has
+         * always been an error here. */
+        return mesh_portlist_bitmap(val, MESH_PORTLIST_ZERO | MESH_PORTLIST_NO_EMPTY, field) < 0
+                   ? "invalid port list (expected e.g. 25,443,1000-2000)"
+                   : NULL;
     case T_NETS:
         return each_item(val, net_item, NULL) ? "invalid network list (expected CIDRs)" : NULL;
     case T_IPS:

@@ -237,6 +237,9 @@ START_TEST(test_portlist_bitmap)
     for (int i = 1; i <= MESH_PORTLIST_MAX * 4; i++)
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%d", i > 1 ? "," : "", i);
     ck_assert_int_eq(mesh_portlist_bitmap(list, 0, map), MESH_PORTLIST_MAX * 4);
+    /* Without a bitmap, only the check. */
+    ck_assert_int_eq(mesh_portlist_bitmap("1,2-3,http", MESH_PORTLIST_NAMES, NULL), 3);
+    ck_assert_int_eq(mesh_portlist_bitmap("1,x", 0, NULL), -1);
 }
 END_TEST
 

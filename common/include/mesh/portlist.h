@@ -80,7 +80,8 @@ bool mesh_portlist_contains(const mesh_portlist_item_t *items, int n, unsigned p
  * Sets the bit of every port of every range of `s` in `bitmap`
  * (MESH_PORTLIST_BITMAP_BYTES bytes; bits already set stay set; names set
  * nothing). The whole list is checked first, so on -1 (an invalid item) the
- * bitmap is untouched. Returns the number of items, or -1.
+ * bitmap is untouched. bitmap may be NULL: the list is only checked. There is
+ * no cap. Returns the number of items, or -1.
  */
 int mesh_portlist_bitmap(const char *s, unsigned flags, uint8_t *bitmap)
     __attribute__((warn_unused_result));

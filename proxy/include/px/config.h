@@ -22,6 +22,7 @@
 
 #include "mesh/buf.h"
 #include "mesh/log.h"
+#include "mesh/portlist.h"
 
 /* HTTP/2 stream timeouts (defaults; 0 disables). Response: from the request
  * head to the response head; a stream that gets none is answered 504 (gRPC:
@@ -62,7 +63,8 @@ typedef struct px_config {
     uint64_t outbound_connect_timeout_ms; /* [1s] */
     uint64_t inbound_detect_timeout_ms;   /* [10s] */
     uint64_t outbound_detect_timeout_ms;  /* [10s] */
-    uint8_t opaque_ports[65536 / 8];      /* ..._INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION bitmap */
+    /* ..._INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION, one bit per port */
+    uint8_t opaque_ports[MESH_PORTLIST_BITMAP_BYTES];
     mesh_log_level_t log_level;           /* most verbose level in LINKERD2_PROXY_LOG [warn] */
     mesh_log_format_t log_format;         /* ..._LOG_FORMAT [plain] */
     unsigned cores;                       /* ..._CORES [1], clamped by CORES_MIN/MAX */
@@ -89,13 +91,11 @@ void px_config_defaults(px_config_t *cfg);
 /* Whether inbound port `port` skips protocol detection. */
 static inline bool px_config_port_opaque(const px_config_t *cfg, uint16_t port)
 {
-    return (cfg->opaque_ports[port >> 3] >> (port & 7)) & 1;
+    return mesh_portlist_bitmap_has(cfg->opaque_ports, port);
 }
 
 /* Single-value parsers, exposed for tests. Each returns 0 or -1. */
 int px_parse_addr(const char *s, px_addr_t *out);
-/* "25,443,1000-2000" into a 65536-bit map (bits are set, not cleared). */
-int px_parse_ports(const char *s, uint8_t *bitmap);
 int px_parse_duration_ms(const char *s, uint64_t *out_ms);
 /* A tracing-style filter; *out = the most verbose level it names. */
 int px_parse_log_filter(const char *s, mesh_log_level_t *out);
