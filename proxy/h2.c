@@ -50,9 +50,9 @@
 #include "px/err.h"
 #include "px/h2.h"
 
-/* After the shutdown notice GOAWAY, how long clients get to see it before
- * the final GOAWAY fixes the last stream id (about one round trip). */
-#define PX_H2_GOAWAY_DELAY_MS 200
+/* Graceful shutdown (see px/h2.h): how long a drain step waits for the
+ * client's PING ACK before going on without it. */
+#define PX_H2_DRAIN_ACK_MS 1000
 /* How long a connection we decided to close may take to flush its GOAWAY. */
 #define PX_H2_LINGER_MS 2000
 /* Safety cap of a stream body buffer: flow control keeps it under one
@@ -66,6 +66,19 @@
 
 typedef struct h2_up h2_up_t;
 typedef struct h2_down h2_down_t;
+
+/* Graceful shutdown of a downstream connection, step by step (px/h2.h). */
+typedef enum {
+    DRAIN_NONE,    /* serving */
+    DRAIN_PING1,   /* PING 1 goes out at the next frame boundary */
+    DRAIN_HOLD,    /* PING 1 sent; no output until its ACK */
+    DRAIN_NOTICE,  /* notice GOAWAY + PING 2 go out at the next frame boundary */
+    DRAIN_PING2,   /* waiting for PING 2's ACK */
+    DRAIN_FINAL,   /* final GOAWAY submitted: no new stream */
+} h2_drain_t;
+
+/* Opaque data of the two drain PINGs. */
+static const uint8_t drain_ping1[8] = "cmesh-d1", drain_ping2[8] = "cmesh-d2";
 
 /* What is common to both kinds of session. */
 typedef struct h2_side {
@@ -120,7 +133,8 @@ struct h2_down {
     px_list_t streams;
     size_t ninflight;       /* h2_stream_t alive (either half) */
     px_h2_rate_t resets;
-    bool goaway_notice, goaway_final;
+    px_h2_framer_t framer;  /* frame boundaries of what we sent */
+    h2_drain_t drain;
     bool dead;              /* close at the next run() */
     bool close_after_flush; /* close once the output is sent (GOAWAY) */
     px_deferred_t free_d;
@@ -268,7 +282,7 @@ static void stream_free(h2_stream_t *s)
     if (s->d) {
         px_list_unlink(&s->d_link);
         s->d->ninflight--;
-        if (s->d->ninflight == 0 && !s->d->goaway_notice && !s->d->close_after_flush &&
+        if (s->d->ninflight == 0 && s->d->drain == DRAIN_NONE && !s->d->close_after_flush &&
             !s->d->conn->closed)
             px_timer_arm(s->w->loop, &s->d->conn->timer, s->w->cfg->http_idle_timeout_ms);
     }
@@ -876,7 +890,7 @@ static int d_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void 
             px_h2_hdr_acct_reset(&s->acct_req);
         return 0;
     }
-    if (d->ninflight >= PX_H2_MAX_INFLIGHT || d->goaway_final) {
+    if (d->ninflight >= PX_H2_MAX_INFLIGHT || d->drain == DRAIN_FINAL) {
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
         return 0;
     }
@@ -893,7 +907,8 @@ static int d_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void 
     px_list_init(&s->u_link);
     px_list_insert(&d->streams, &s->d_link);
     d->ninflight++;
-    px_timer_cancel(d->w->loop, &d->conn->timer);
+    if (d->drain == DRAIN_NONE)
+        px_timer_cancel(d->w->loop, &d->conn->timer); /* idle timeout; a drain keeps its timer */
     nghttp2_session_set_stream_user_data(ng, s->down_id, s);
     return 0;
 }
@@ -914,9 +929,24 @@ static int d_on_header(nghttp2_session *ng, const nghttp2_frame *f, nghttp2_rcbu
     return hl_add(&s->req_h, name, value) == 0 ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
+static void drain_final(h2_down_t *d);
+
 static int d_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
     h2_down_t *d = ud;
+    if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK)) {
+        /* The client processed everything up to our PING (frames are
+         * processed in order, and it wrote the streams it opened meanwhile
+         * before this ACK). */
+        const uint8_t *o = f->ping.opaque_data;
+        if (d->drain == DRAIN_HOLD && memcmp(o, drain_ping1, 8) == 0) {
+            d->drain = DRAIN_NOTICE;
+            mark(&d->side);
+        } else if (d->drain == DRAIN_PING2 && memcmp(o, drain_ping2, 8) == 0) {
+            drain_final(d);
+        }
+        return 0;
+    }
     if (f->hd.type == NGHTTP2_RST_STREAM) {
         if (!px_h2_rate_take(&d->resets, px_loop_now(d->w->loop))) {
             mesh_log_info("h2", "rapid reset: closing connection");
@@ -1137,6 +1167,57 @@ static int pump(nghttp2_session *ng, px_sock_t *sk)
     return 0;
 }
 
+/* Writes frames of our own for the drain step due, at a frame boundary. */
+static int drain_write(h2_down_t *d)
+{
+    px_sock_t *sk = &d->conn->sock;
+    uint8_t out[PX_H2_GOAWAY_FRAME + PX_H2_PING_FRAME];
+    if (d->drain == DRAIN_PING1) {
+        px_h2_ping_frame(out, drain_ping1);
+        d->drain = DRAIN_HOLD;
+        return px_sock_write(sk, out, PX_H2_PING_FRAME);
+    }
+    if (d->drain == DRAIN_NOTICE) {
+        /* Straight after PING 1 (nothing was sent while holding): the client
+         * reads the notice before anything else that could make it open a
+         * stream. nghttp2 does not know of it, so it keeps reading until
+         * the final GOAWAY (no close on a momentarily idle session). */
+        px_h2_goaway_frame(out, INT32_MAX, NGHTTP2_NO_ERROR);
+        px_h2_ping_frame(out + PX_H2_GOAWAY_FRAME, drain_ping2);
+        d->drain = DRAIN_PING2;
+        if (px_timer_arm(d->w->loop, &d->conn->timer, PX_H2_DRAIN_ACK_MS) != 0)
+            return -1;
+        return px_sock_write(sk, out, sizeof(out));
+    }
+    return 0;
+}
+
+/* pump() for the downstream session: tracks frame boundaries, puts the
+ * drain frames in between, and sends nothing while holding for PING 1. */
+static int pump_down(h2_down_t *d)
+{
+    px_sock_t *sk = &d->conn->sock;
+    for (;;) {
+        if (px_h2_framer_at_boundary(&d->framer)) {
+            if ((d->drain == DRAIN_PING1 || d->drain == DRAIN_NOTICE) && drain_write(d) != 0)
+                return -1;
+            if (d->drain == DRAIN_HOLD)
+                return 0;
+        }
+        if (px_sock_pending(sk) >= PX_SOCK_OUT_HIGH)
+            return 0;
+        const uint8_t *data;
+        ssize_t n = nghttp2_session_mem_send(d->side.ng, &data);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        px_h2_framer_feed(&d->framer, data, (size_t)n);
+        if (px_sock_write(sk, data, (size_t)n) != 0)
+            return -1;
+    }
+}
+
 static void run_down(h2_down_t *d)
 {
     px_conn_t *conn = d->conn;
@@ -1144,7 +1225,7 @@ static void run_down(h2_down_t *d)
         down_close(d, 0);
         return;
     }
-    if (pump(d->side.ng, &conn->sock) != 0) {
+    if (pump_down(d) != 0) {
         down_close(d, EPROTO);
         return;
     }
@@ -1249,16 +1330,17 @@ static void d_on_timer(px_timer_t *t)
 {
     px_conn_t *conn = MESH_CONTAINER_OF(t, px_conn_t, timer);
     h2_down_t *d = conn->proto;
-    if (d->close_after_flush || (d->goaway_final && d->ninflight == 0)) {
+    if (d->close_after_flush || (d->drain == DRAIN_FINAL && d->ninflight == 0)) {
         d->dead = true; /* linger over: the GOAWAY could not be flushed */
-    } else if (d->goaway_notice && !d->goaway_final) {
-        d->goaway_final = true;
-        nghttp2_submit_goaway(d->side.ng, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(d->side.ng), NGHTTP2_NO_ERROR,
-                              NULL, 0);
-    } else if (d->ninflight == 0) {
+    } else if (d->drain == DRAIN_PING1 || d->drain == DRAIN_HOLD) {
+        mesh_log_debug("h2", "drain: no PING ACK in %d ms, notice sent anyway", PX_H2_DRAIN_ACK_MS);
+        d->drain = DRAIN_NOTICE;
+    } else if (d->drain == DRAIN_PING2) {
+        mesh_log_debug("h2", "drain: no PING ACK in %d ms, final GOAWAY sent anyway", PX_H2_DRAIN_ACK_MS);
+        drain_final(d);
+    } else if (d->drain == DRAIN_NONE && d->ninflight == 0) {
         /* Idle timeout. */
-        d->goaway_notice = d->goaway_final = true;
+        d->drain = DRAIN_FINAL;
         nghttp2_submit_goaway(d->side.ng, NGHTTP2_FLAG_NONE,
                               nghttp2_session_get_last_proc_stream_id(d->side.ng), NGHTTP2_NO_ERROR,
                               NULL, 0);
@@ -1298,24 +1380,33 @@ static void h2_free(px_conn_t *conn)
     run();
 }
 
+/* Step 3 of the drain: the final GOAWAY names the last stream received.
+ * From a callback too (a submit). */
+static void drain_final(h2_down_t *d)
+{
+    d->drain = DRAIN_FINAL;
+    px_timer_cancel(d->w->loop, &d->conn->timer);
+    nghttp2_submit_goaway(d->side.ng, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(d->side.ng), NGHTTP2_NO_ERROR, NULL,
+                          0);
+    mark(&d->side);
+}
+
+/* Begins the drain (px/h2.h): even an idle connection goes through every
+ * step, since the client may have a stream on the wire. */
+static void drain_begin(h2_down_t *d)
+{
+    if (d->drain != DRAIN_NONE)
+        return;
+    d->drain = DRAIN_PING1;
+    if (px_timer_arm(d->w->loop, &d->conn->timer, PX_H2_DRAIN_ACK_MS) != 0)
+        d->close_after_flush = true; /* no timer, no way to finish: just close */
+    mark(&d->side);
+}
+
 static void h2_drain(px_conn_t *conn)
 {
-    h2_down_t *d = conn->proto;
-    if (d->goaway_notice)
-        return;
-    d->goaway_notice = true;
-    if (d->ninflight == 0) {
-        d->goaway_final = true;
-        nghttp2_submit_goaway(d->side.ng, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(d->side.ng), NGHTTP2_NO_ERROR,
-                              NULL, 0);
-    } else {
-        /* Two-step GOAWAY (RFC 9113 §6.8): the notice stops new streams
-         * without refusing those already on the wire. */
-        nghttp2_submit_shutdown_notice(d->side.ng);
-        px_timer_arm(d->w->loop, &conn->timer, PX_H2_GOAWAY_DELAY_MS);
-    }
-    mark(&d->side);
+    drain_begin(conn->proto);
     run();
 }
 
@@ -1374,12 +1465,10 @@ void px_h2_serve_conn(px_conn_t *conn)
     conn->sock.on_written = d_on_written;
     px_timer_cancel(conn->w->loop, &conn->timer);
     conn->timer.cb = d_on_timer;
-    if (conn->w->draining) {
-        d->goaway_notice = d->goaway_final = true;
-        nghttp2_submit_goaway(d->side.ng, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
-    } else {
+    if (conn->w->draining)
+        drain_begin(d);
+    else
         px_timer_arm(conn->w->loop, &conn->timer, conn->w->cfg->http_idle_timeout_ms);
-    }
     /* The preface and whatever followed it are already in sock.in. */
     d_on_read(&conn->sock, 0);
 }

@@ -50,6 +50,62 @@ bool px_h2_forward_field(const uint8_t *name, size_t namelen)
              name_is(name, namelen, "transfer-encoding") || name_is(name, namelen, "upgrade"));
 }
 
+void px_h2_framer_feed(px_h2_framer_t *f, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (f->left) {
+            size_t k = n < f->left ? n : f->left;
+            f->left -= (uint32_t)k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        f->hdr[f->hlen++] = *p++;
+        n--;
+        if (f->hlen < PX_H2_FRAME_HEADER)
+            continue;
+        f->hlen = 0;
+        f->left = (uint32_t)f->hdr[0] << 16 | (uint32_t)f->hdr[1] << 8 | f->hdr[2];
+        uint8_t type = f->hdr[3], flags = f->hdr[4];
+        if (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE || type == NGHTTP2_CONTINUATION)
+            f->in_block = (flags & NGHTTP2_FLAG_END_HEADERS) == 0;
+    }
+}
+
+static void frame_header(uint8_t *out, uint32_t len, uint8_t type, uint8_t flags, int32_t stream)
+{
+    out[0] = (uint8_t)(len >> 16);
+    out[1] = (uint8_t)(len >> 8);
+    out[2] = (uint8_t)len;
+    out[3] = type;
+    out[4] = flags;
+    out[5] = (uint8_t)((uint32_t)stream >> 24 & 0x7f);
+    out[6] = (uint8_t)((uint32_t)stream >> 16);
+    out[7] = (uint8_t)((uint32_t)stream >> 8);
+    out[8] = (uint8_t)stream;
+}
+
+static void put32(uint8_t *out, uint32_t v)
+{
+    out[0] = (uint8_t)(v >> 24);
+    out[1] = (uint8_t)(v >> 16);
+    out[2] = (uint8_t)(v >> 8);
+    out[3] = (uint8_t)v;
+}
+
+void px_h2_ping_frame(uint8_t out[PX_H2_PING_FRAME], const uint8_t opaque[8])
+{
+    frame_header(out, 8, NGHTTP2_PING, NGHTTP2_FLAG_NONE, 0);
+    memcpy(out + PX_H2_FRAME_HEADER, opaque, 8);
+}
+
+void px_h2_goaway_frame(uint8_t out[PX_H2_GOAWAY_FRAME], int32_t last_stream_id, uint32_t error_code)
+{
+    frame_header(out, 8, NGHTTP2_GOAWAY, NGHTTP2_FLAG_NONE, 0);
+    put32(out + PX_H2_FRAME_HEADER, (uint32_t)last_stream_id & 0x7fffffffu);
+    put32(out + PX_H2_FRAME_HEADER + 4, error_code);
+}
+
 static void *m_malloc(size_t n, void *ud)
 {
     (void)ud;

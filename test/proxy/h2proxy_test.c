@@ -4,13 +4,17 @@
  * the backends (upstream). Checked: header, body and trailer forwarding;
  * flow control with a client that stops reading; GOAWAY on shutdown with the
  * stream in flight completed; targets taken per stream from :authority; the
- * response and idle timeouts; the REFUSED_STREAM retry. */
+ * response and idle timeouts; the REFUSED_STREAM retry; the drain steps
+ * against a client that opens its next stream from the stream-close
+ * callback (as h2load does) and against one slow to read. The "core" case
+ * checks the frame-boundary tracker and the frames the drain writes. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@
 
 #include "mesh/buf.h"
 #include "mesh/mem.h"
+#include "px/h2.h"
 #include "px/proxy.h"
 
 #define NBACKENDS 2
@@ -87,6 +92,10 @@ static struct {
     backend_t be[NBACKENDS];
     peer_t cl;
     bool manual_window;    /* the client gives window back only when told */
+    bool cl_paused;        /* the client neither reads nor writes */
+    int follow;            /* streams closing open this many new ones (h2load) */
+    cstream_t *followed[NSTREAMS];
+    int nfollowed;
     cstream_t cs[NSTREAMS];
     int ncs;
 } W;
@@ -412,6 +421,9 @@ static int cl_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *u
     return 0;
 }
 
+static cstream_t *client_request(const char *path, const char *authority, bool grpc, const char *body,
+                                 bool trailer);
+
 static int cl_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 {
     (void)ng, (void)ud;
@@ -419,6 +431,12 @@ static int cl_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, vo
     if (c) {
         c->closed = true;
         c->code = code;
+    }
+    if (W.follow > 0) {
+        /* Like h2load: the next request is submitted from this callback,
+         * i.e. before the rest of the bytes read are processed. */
+        W.follow--;
+        W.followed[W.nfollowed++] = client_request("/hello", "svc", false, NULL, false);
     }
     return 0;
 }
@@ -507,11 +525,13 @@ static void pump(int ms)
     peer_t *who[1 + NBACKENDS * (1 + NCONNS)];
     backend_t *lis[1 + NBACKENDS * (1 + NCONNS)];
     int n = 0;
-    if (W.cl.fd >= 0 && !W.cl.eof) {
-        flush_peer(&W.cl);
-        pf[n] = (struct pollfd){.fd = W.cl.fd, .events = POLLIN};
-        who[n] = &W.cl;
-        lis[n++] = NULL;
+    if (W.cl.fd >= 0 && !W.cl_paused) {
+        flush_peer(&W.cl); /* after EOF too: nghttp2 then fails what it cannot send */
+        if (!W.cl.eof) {
+            pf[n] = (struct pollfd){.fd = W.cl.fd, .events = POLLIN};
+            who[n] = &W.cl;
+            lis[n++] = NULL;
+        }
     }
     for (int b = 0; b < NBACKENDS; b++) {
         backend_t *be = &W.be[b];
@@ -829,6 +849,198 @@ START_TEST(test_h2proxy_refused_stream_retried_once)
 }
 END_TEST
 
+/* Bytes waiting in the client's socket, unread. */
+static int client_unread(void)
+{
+    int n = 0;
+    ck_assert_int_eq(ioctl(W.cl.fd, FIONREAD, &n), 0);
+    return n;
+}
+
+/* Waits, not reading the client, until its unread bytes stop growing. */
+static int client_settle(void)
+{
+    int last = -1, n = client_unread();
+    while (n != last) {
+        last = n;
+        pump_for(50);
+        n = client_unread();
+    }
+    return n;
+}
+
+START_TEST(test_h2proxy_drain_notice_not_behind_responses)
+{
+    /* The race h2load lost (1 run in 20 or so): a response ending a stream
+     * and the shutdown notice arrive in one read. h2load opens its next
+     * stream from the stream-close callback, before nghttp2 reaches the
+     * GOAWAY; nghttp2 then refuses to send it and h2load counts a started
+     * request as failed. Here the client reads only once everything the
+     * proxy sent after the response is there. Another stream is in flight
+     * throughout, as with h2load -m 10. */
+    world_start(false, 0, 0);
+    client_connect(PX_DIR_INBOUND);
+    cstream_t *first = client_request("/hello", "svc", false, NULL, false);
+    RUN_UNTIL(first->closed, 5000);
+    cstream_t *held = client_request("/hold", "svc", false, NULL, false);
+    RUN_UNTIL(W.be[0].held_peer != NULL, 5000);
+    cstream_t *a = client_request("/hello", "svc", false, NULL, false);
+    flush_peer(&W.cl);
+    W.cl_paused = true;
+    RUN_UNTIL(W.be[0].streams == 3, 5000);
+    int resp = client_settle();
+    ck_assert_int_gt(resp, 0); /* a's response, unread */
+    ck_assert(!a->closed);
+    px_proxy_shutdown(W.p);
+    ck_assert_int_gt(client_settle(), resp); /* the proxy's first drain frame */
+    W.follow = 1;
+    W.cl_paused = false;
+    RUN_UNTIL(a->closed && W.nfollowed == 1, 5000);
+    cstream_t *b = W.followed[0];
+    RUN_UNTIL(b->closed, 5000);
+    ck_assert_int_eq(a->status, 200);
+    ck_assert_uint_eq(b->code, 0); /* not REFUSED_STREAM: it was sent and served */
+    ck_assert_int_eq(b->status, 200);
+    ck_assert(W.cl.goaway);
+    ck_assert(!held->closed);
+    be_release(&W.be[0]);
+    RUN_UNTIL(held->closed, 5000);
+    ck_assert_int_eq(held->status, 200);
+    RUN_UNTIL(W.cl.eof, 5000);
+    RUN_UNTIL(px_proxy_running(W.p) == 0, 5000);
+    world_stop();
+}
+END_TEST
+
+START_TEST(test_h2proxy_drain_waits_for_slow_client)
+{
+    /* A client (a loaded machine) that has not read anything since the
+     * SIGTERM opens a stream 400 ms later: the final GOAWAY must not have
+     * been sent before the client saw the notice, or that stream lies above
+     * its last stream id and is refused. */
+    world_start(false, 0, 0);
+    client_connect(PX_DIR_INBOUND);
+    cstream_t *first = client_request("/hello", "svc", false, NULL, false);
+    RUN_UNTIL(first->closed, 5000);
+    W.cl_paused = true;
+    px_proxy_shutdown(W.p);
+    pump_for(400);
+    ck_assert(!W.cl.goaway);
+    cstream_t *late = client_request("/hello", "svc", false, NULL, false);
+    flush_peer(&W.cl);
+    pump_for(100);
+    W.cl_paused = false;
+    RUN_UNTIL(late->closed, 5000);
+    ck_assert_uint_eq(late->code, 0);
+    ck_assert_int_eq(late->status, 200);
+    ck_assert(W.cl.goaway);
+    RUN_UNTIL(W.cl.eof, 5000);
+    RUN_UNTIL(px_proxy_running(W.p) == 0, 5000);
+    world_stop();
+}
+END_TEST
+
+/* --- core: frame boundaries and the drain frames ------------------------------------------- */
+
+static size_t frame(uint8_t *out, uint32_t len, uint8_t type, uint8_t flags, int32_t id)
+{
+    out[0] = (uint8_t)(len >> 16);
+    out[1] = (uint8_t)(len >> 8);
+    out[2] = (uint8_t)len;
+    out[3] = type;
+    out[4] = flags;
+    out[5] = (uint8_t)(id >> 24);
+    out[6] = (uint8_t)(id >> 16);
+    out[7] = (uint8_t)(id >> 8);
+    out[8] = (uint8_t)id;
+    memset(out + 9, 'x', len);
+    return 9 + len;
+}
+
+typedef struct seen {
+    int pings, goaways;
+    uint8_t opaque[8];
+    int32_t last_id;
+    uint32_t code;
+} seen_t;
+
+static int seen_frame(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    (void)ng;
+    seen_t *sn = ud;
+    if (f->hd.type == NGHTTP2_PING) {
+        sn->pings++;
+        memcpy(sn->opaque, f->ping.opaque_data, 8);
+    } else if (f->hd.type == NGHTTP2_GOAWAY) {
+        sn->goaways++;
+        sn->last_id = f->goaway.last_stream_id;
+        sn->code = f->goaway.error_code;
+    }
+    return 0;
+}
+
+START_TEST(test_h2proxy_core_framer_and_drain_frames)
+{
+    /* A stream of frames with known boundaries: SETTINGS, HEADERS without
+     * END_HEADERS, two CONTINUATIONs (the block ends with the second),
+     * DATA, then the two frames the drain writes. */
+    uint8_t buf[512];
+    size_t ends[8], n = 0, k = 0;
+    n += frame(buf + n, 6, NGHTTP2_SETTINGS, 0, 0);
+    ends[k++] = n;
+    size_t block_from = n;
+    n += frame(buf + n, 3, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1);
+    n += frame(buf + n, 4, NGHTTP2_CONTINUATION, 0, 1);
+    n += frame(buf + n, 2, NGHTTP2_CONTINUATION, NGHTTP2_FLAG_END_HEADERS, 1);
+    ends[k++] = n;
+    n += frame(buf + n, 40, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 3);
+    ends[k++] = n;
+    size_t drain_from = n;
+    px_h2_ping_frame(buf + n, (const uint8_t *)"12345678");
+    n += PX_H2_PING_FRAME;
+    ends[k++] = n;
+    px_h2_goaway_frame(buf + n, INT32_MAX, NGHTTP2_NO_ERROR);
+    n += PX_H2_GOAWAY_FRAME;
+    ends[k++] = n;
+    /* Fed in every chunk size from 1 to 23: a boundary exactly at the ends. */
+    for (size_t chunk = 1; chunk <= 23; chunk++) {
+        px_h2_framer_t f = {0};
+        for (size_t off = 0; off < n;) {
+            size_t c = n - off < chunk ? n - off : chunk;
+            px_h2_framer_feed(&f, buf + off, c);
+            off += c;
+            bool want = false;
+            for (size_t i = 0; i < k; i++)
+                want |= ends[i] == off;
+            ck_assert_msg(px_h2_framer_at_boundary(&f) == want, "chunk %zu offset %zu", chunk, off);
+            if (off > block_from && off < ends[1])
+                ck_assert(!px_h2_framer_at_boundary(&f)); /* never inside a header block */
+        }
+    }
+    /* The drain frames as nghttp2 (a client's session) reads them. */
+    seen_t sn = {0};
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, seen_frame);
+    nghttp2_session *ng;
+    ck_assert_int_eq(nghttp2_session_client_new(&ng, cb, &sn), 0);
+    nghttp2_session_callbacks_del(cb);
+    uint8_t settings[9];
+    frame(settings, 0, NGHTTP2_SETTINGS, 0, 0);
+    ck_assert_int_eq(nghttp2_session_mem_recv(ng, settings, 9), 9);
+    ssize_t r = nghttp2_session_mem_recv(ng, buf + drain_from, n - drain_from);
+    ck_assert_int_eq(r, (ssize_t)(n - drain_from));
+    ck_assert_int_eq(sn.pings, 1);
+    ck_assert(memcmp(sn.opaque, "12345678", 8) == 0);
+    ck_assert_int_eq(sn.goaways, 1);
+    ck_assert_int_eq(sn.last_id, INT32_MAX);
+    ck_assert_uint_eq(sn.code, NGHTTP2_NO_ERROR);
+    /* nghttp2 answers the PING and opens no stream any more. */
+    ck_assert_int_eq(nghttp2_session_check_request_allowed(ng), 0);
+    nghttp2_session_del(ng);
+}
+END_TEST
+
 Suite *h2proxy_suite(void)
 {
     Suite *s = suite_create("h2proxy");
@@ -841,6 +1053,11 @@ Suite *h2proxy_suite(void)
     tcase_add_test(tc, test_h2proxy_response_timeout);
     tcase_add_test(tc, test_h2proxy_idle_stream_timeout);
     tcase_add_test(tc, test_h2proxy_refused_stream_retried_once);
+    tcase_add_test(tc, test_h2proxy_drain_notice_not_behind_responses);
+    tcase_add_test(tc, test_h2proxy_drain_waits_for_slow_client);
     suite_add_tcase(s, tc);
+    TCase *core = tcase_create("core");
+    tcase_add_test(core, test_h2proxy_core_framer_and_drain_frames);
+    suite_add_tcase(s, core);
     return s;
 }

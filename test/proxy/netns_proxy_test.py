@@ -313,7 +313,10 @@ class NetnsProxyTest(unittest.TestCase):
 
     # last: stops a's proxy
 
-    def test_z_sigterm_during_h2load(self):
+    def sigterm_during_h2load(self):
+        """One run: h2load through a's outbound proxy, SIGTERM to that proxy
+        after 1 s. Returns (started, succeeded, h2load output); a's proxy has
+        exited when it returns."""
         h = self.w.spawn("a", ["h2load", "-n", "20000", "-c", "2", "-m", "10",
                                "http://%s:8081/hello" % B], "h2load-sigterm")
         time.sleep(1.0)
@@ -324,12 +327,27 @@ class NetnsProxyTest(unittest.TestCase):
                       r"(\d+) failed, (\d+) errored", out)
         self.assertIsNotNone(m, out)
         total, started, done, ok, failed, errored = map(int, m.groups())
-        self.assertGreater(ok, 0, out)
-        # Every request that was started completed: none failed in flight.
-        self.assertEqual(started, ok, out)
         self.pa.wait(timeout=30)
         self.assertEqual(self.pa.returncode, 0, self.w.log(self.pa)[-2000:])
+        return started, ok, out
 
+    def test_z_sigterm_during_h2load(self):
+        # CMESH_SIGTERM_RUNS=N repeats the scenario with a fresh proxy in a
+        # each time (the race it guards against shows up in a few percent of
+        # runs); default once.
+        runs = int(os.environ.get("CMESH_SIGTERM_RUNS", "1"))
+        bad = []
+        for i in range(runs):
+            if i:
+                type(self).pa = self.w.start_proxy("a", cmeshtest.bin_path("cmesh-proxy"))
+            started, ok, out = self.sigterm_during_h2load()
+            self.assertGreater(ok, 0, out)
+            if started != ok:
+                bad.append("run %d: %d started, %d succeeded\n%s" % (i, started, ok, out[-600:]))
+            elif runs > 1:
+                print("run %d: %d started, all succeeded" % (i, started), flush=True)
+        # Every request that was started completed: none failed in flight.
+        self.assertEqual(bad, [], "\n".join(bad))
 
 if __name__ == "__main__":
     unittest.main()

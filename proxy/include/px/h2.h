@@ -59,8 +59,22 @@
  *   - queued SETTINGS/PING ACKs and SETTINGS entries bounded by nghttp2,
  *     whose own reset limiter (1000 burst, 33/s) stays on as a backstop.
  *
- * Graceful shutdown: drain sends GOAWAY (last stream id = last processed);
- * streams in flight complete, then the connection closes.
+ * Graceful shutdown (RFC 9113 §6.8), in three steps, each gated on the
+ * client having read what came before, so that no stream the client opens
+ * is refused:
+ *   1. a PING, then no more output until its ACK: the client has then
+ *      processed everything sent so far;
+ *   2. the shutdown notice GOAWAY (last stream id 2^31-1) as the first bytes
+ *      after that PING, so a client reacting to responses in the same read
+ *      (h2load opens its next stream from the stream-close callback) sees
+ *      the notice before any of them and opens nothing it cannot send; a
+ *      second PING right behind it;
+ *   3. on the second ACK, every stream the client opened before it saw the
+ *      notice has arrived: the final GOAWAY names the last of them; those
+ *      streams complete, then the connection closes.
+ * The two frames of ours are written between nghttp2's frames, at a frame
+ * boundary (px_h2_framer_t). A client that does not answer a PING within
+ * PX_H2_DRAIN_ACK_MS moves on to the next step anyway.
  */
 #ifndef PX_H2_H
 #define PX_H2_H
@@ -126,6 +140,32 @@ int px_h2_hdr_acct_add(px_h2_hdr_acct_t *a, size_t namelen, size_t valuelen);
  * connection-specific fields (nghttp2's messaging checks already refuse
  * them on receipt; this keeps the rule in one place for what we emit). */
 bool px_h2_forward_field(const uint8_t *name, size_t namelen);
+
+/* Frame boundaries in a stream of HTTP/2 frames (our own output), so that a
+ * frame of ours can be put between nghttp2's: never inside one, nor between
+ * a HEADERS / PUSH_PROMISE without END_HEADERS and its CONTINUATIONs. Works
+ * whatever the chunking of the bytes fed. */
+#define PX_H2_FRAME_HEADER 9
+typedef struct px_h2_framer {
+    uint8_t hdr[PX_H2_FRAME_HEADER]; /* header of the current frame so far */
+    uint8_t hlen;                    /* bytes of it seen */
+    uint32_t left;                   /* payload bytes still to come */
+    bool in_block;                   /* a header block is open */
+} px_h2_framer_t;
+
+void px_h2_framer_feed(px_h2_framer_t *f, const uint8_t *p, size_t n);
+static inline bool px_h2_framer_at_boundary(const px_h2_framer_t *f)
+{
+    return f->hlen == 0 && f->left == 0 && !f->in_block;
+}
+
+/* Size of the PING and GOAWAY (no debug data) frames built below. */
+#define PX_H2_PING_FRAME (PX_H2_FRAME_HEADER + 8)
+#define PX_H2_GOAWAY_FRAME (PX_H2_FRAME_HEADER + 8)
+/* A PING (not an ACK) carrying `opaque`. */
+void px_h2_ping_frame(uint8_t out[PX_H2_PING_FRAME], const uint8_t opaque[8]);
+/* A GOAWAY with no debug data. */
+void px_h2_goaway_frame(uint8_t out[PX_H2_GOAWAY_FRAME], int32_t last_stream_id, uint32_t error_code);
 
 /* nghttp2 allocator routed through mesh_malloc (failure injection). */
 nghttp2_mem *px_h2_mem(void);
