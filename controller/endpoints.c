@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mesh/mem.h"
+#include "mesh/portlist.h"
 
 #define LABEL_CP_NS "linkerd.io/control-plane-ns"
 #define LABEL_TEMPLATE_HASH "pod-template-hash"
@@ -27,54 +28,20 @@ static const char *str_at(const json_t *obj, const char *key)
     return json_string_value(json_object_get(obj, key));
 }
 
+/* The annotations are read from running pods: one bad item must not change
+ * every port, so the lists are read leniently. */
 int dst_ports_contains(const char *list, unsigned port)
 {
-    if (list == NULL)
-        return 0;
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        /* one item in [p, e): "N" or "A-B", trimmed */
-        const char *q = p;
-        unsigned long lo = 0, hi = 0;
-        int ok = 1, digits = 0;
-        while (q < e && *q >= '0' && *q <= '9' && lo <= 65535) {
-            lo = lo * 10 + (unsigned long)(*q++ - '0');
-            digits++;
-        }
-        hi = lo;
-        if (digits == 0)
-            ok = 0;
-        if (ok && q < e && *q == '-') {
-            q++;
-            hi = 0;
-            digits = 0;
-            while (q < e && *q >= '0' && *q <= '9' && hi <= 65535) {
-                hi = hi * 10 + (unsigned long)(*q++ - '0');
-                digits++;
-            }
-            if (digits == 0)
-                ok = 0;
-        }
-        while (q < e && (*q == ' ' || *q == '\t'))
-            q++;
-        if (q != e || lo > 65535 || hi > 65535 || hi < lo)
-            ok = 0;
-        if (ok && port >= lo && port <= hi)
+    mesh_portlist_item_t it;
+    const char *cur = list;
+    while (mesh_portlist_next(&cur, MESH_PORTLIST_LENIENT, &it) > 0)
+        if (mesh_portlist_contains(&it, 1, port))
             return 1;
-        p = e;
-    }
     return 0;
 }
 
-/* The containerPort of `pod`'s port named [name, name+n), or 0. */
-static unsigned pod_port_named(const json_t *pod, const char *name, size_t n)
+/* The containerPort of `pod`'s port named `name`, or 0. */
+static unsigned pod_port_named(const json_t *pod, const char *name)
 {
     size_t i, k;
     const json_t *c, *pt;
@@ -82,7 +49,7 @@ static unsigned pod_port_named(const json_t *pod, const char *name, size_t n)
         json_array_foreach(json_object_get(c, "ports"), k, pt) {
             const char *pn = json_string_value(json_object_get(pt, "name"));
             json_int_t cp = json_integer_value(json_object_get(pt, "containerPort"));
-            if (pn && strlen(pn) == n && memcmp(pn, name, n) == 0 && cp > 0 && cp <= 65535)
+            if (pn && strcmp(pn, name) == 0 && cp > 0 && cp <= 65535)
                 return (unsigned)cp;
         }
     }
@@ -91,24 +58,14 @@ static unsigned pod_port_named(const json_t *pod, const char *name, size_t n)
 
 int dst_pod_ports_contains(const json_t *pod, const char *list, unsigned port)
 {
-    if (list == NULL)
-        return 0;
-    if (dst_ports_contains(list, port))
-        return 1;
-    if (pod == NULL)
-        return 0;
-    for (const char *p = list; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
-            t--;
-        if (t > p && pod_port_named(pod, p, (size_t)(t - p)) == port)
+    mesh_portlist_item_t it;
+    const char *cur = list;
+    /* Without a pod, names resolve to nothing: skip them like bad items. */
+    unsigned flags = MESH_PORTLIST_LENIENT | (pod != NULL ? MESH_PORTLIST_NAMES : 0);
+    while (mesh_portlist_next(&cur, flags, &it) > 0) {
+        if (it.name[0] != '\0' ? port != 0 && pod_port_named(pod, it.name) == port
+                                : mesh_portlist_contains(&it, 1, port))
             return 1;
-        p = e;
     }
     return 0;
 }

@@ -261,6 +261,11 @@ START_TEST(test_endpoints_named_opaque_ports)
     ck_assert(!dst_pod_ports_contains(NULL, "mysql", 3306));
     ck_assert(!dst_pod_ports_contains(pod, NULL, 3306));
     ck_assert(!dst_pod_ports_contains(pod, "", 3306));
+    /* A bad item between good ones changes nothing; a bad name is no name. */
+    ck_assert(dst_pod_ports_contains(pod, "80x, Mysql ,my_sql,mysql", 3306));
+    ck_assert(!dst_pod_ports_contains(pod, "80x, Mysql ,my_sql", 3306));
+    ck_assert(dst_pod_ports_contains(pod, "bad!,metrics", 9102));
+    ck_assert(!dst_pod_ports_contains(pod, "unknown", 0)); /* unresolved is not port 0 */
     json_decref(pod);
 
     /* through the translator: a name in the pod's annotation makes its port opaque */
@@ -295,6 +300,13 @@ START_TEST(test_endpoints_ports_contains)
     ck_assert_int_eq(dst_ports_contains("80x", 80), 0);
     ck_assert_int_eq(dst_ports_contains("", 80), 0);
     ck_assert_int_eq(dst_ports_contains(NULL, 80), 0);
+    /* Lenient: a bad item is skipped, the items around it still count. */
+    ck_assert_int_eq(dst_ports_contains("80x,25,100-90,0,70000,1000:2000,http,443", 443), 1);
+    ck_assert_int_eq(dst_ports_contains("80x,25,100-90,0,70000,1000:2000,http,443", 25), 1);
+    ck_assert_int_eq(dst_ports_contains("80x,25,100-90,0,70000,1000:2000,http,443", 1000), 0);
+    ck_assert_int_eq(dst_ports_contains("80x,25,100-90,0,70000,1000:2000,http,443", 0), 0);
+    ck_assert_int_eq(dst_ports_contains(",, 7 ,\t8-9\t,", 9), 1);
+    ck_assert_int_eq(dst_ports_contains("1-65535", 65535), 1);
 }
 END_TEST
 

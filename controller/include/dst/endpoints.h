@@ -156,9 +156,11 @@ int dst_endpoint_set_diff(const dst_endpoint_set_t *old, const dst_endpoint_set_
     __attribute__((warn_unused_result));
 
 /*
- * 1 when `port` is in a list like "25,587,3306-3310" (spaces allowed around
- * items), 0 when not. Items that are not a number or a range (e.g. port
- * names) are ignored, so a bad annotation never matches by accident.
+ * 1 when `port` is in a list like "25,587,3306-3310" (mesh/portlist.h syntax:
+ * blanks around items, empty items skipped), 0 when not; list may be NULL.
+ * Items that are not a port or a range (port names, "0", "20-10", "80x") are
+ * skipped and the others still count, so one bad item in an annotation
+ * neither matches by accident nor disables the rest.
  */
 int dst_ports_contains(const char *list, unsigned port);
 
@@ -166,7 +168,8 @@ int dst_ports_contains(const char *list, unsigned port);
  * dst_ports_contains, plus named ports: an item that is the name of one of
  * `pod`'s container ports (spec.containers[].ports[].name) matches that
  * port's containerPort, as Linkerd resolves names in
- * config.linkerd.io/opaque-ports and skip-inbound-ports. pod may be NULL.
+ * config.linkerd.io/opaque-ports and skip-inbound-ports. pod may be NULL
+ * (names then match nothing).
  */
 int dst_pod_ports_contains(const json_t *pod, const char *list, unsigned port);
 
