@@ -1,8 +1,11 @@
 /* `cmesh inject [--manual] [-o yaml|json] FILE|-` and `cmesh uninject`:
  * multi-document YAML in, the same documents out with the proxy added (or
  * removed). Everything else in the documents is kept. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "mesh/buf.h"
@@ -16,6 +19,11 @@
 #endif
 
 #define INPUT_MAX ((size_t)256 << 20)
+/* Documents are independent, so up to this many threads transform and write
+ * contiguous slices of them (never more than the CPUs online), each slice at
+ * least INJECT_SLICE_MIN documents so small inputs stay on one thread. */
+#define INJECT_THREADS_MAX 4
+#define INJECT_SLICE_MIN 64
 
 static int read_all(FILE *f, mesh_buf_t *b)
 {
@@ -42,6 +50,80 @@ static int emit_doc(const json_t *d, int json_out, mesh_buf_t *out)
                            JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) < 0)
         return -1;
     return mesh_buf_append(out, "\n", 1);
+}
+
+/* One slice of the documents and what became of it. */
+typedef struct inject_job {
+    const wh_values_t *values; /* shared, read only (wh/inject.h: thread-safe) */
+    const char *created_by;
+    int uninject, manual, json_out;
+    json_t **docs;             /* owned references; each is released (and
+                                  set NULL) once written */
+    size_t begin, end;         /* the slice: docs[begin, end) */
+    mesh_buf_t out;            /* the slice's output */
+    wh_manifest_report_t rep;  /* the slice's counts */
+    size_t failed_at;          /* first document that failed, or SIZE_MAX */
+    int write_failed;          /* it failed in the writer (else: err) */
+    char err[512];
+} inject_job_t;
+
+static void *run_job(void *arg)
+{
+    inject_job_t *j = arg;
+    for (size_t i = j->begin; i < j->end; i++) {
+        json_t *d = j->docs[i];
+        if (j->uninject) {
+            wh_manifest_uninject(d, &j->rep);
+        } else if (wh_manifest_inject(j->values, d, j->manual, j->created_by, &j->rep, j->err,
+                                      sizeof j->err) < 0) {
+            j->failed_at = i;
+            return NULL;
+        }
+        if (emit_doc(d, j->json_out, &j->out) < 0) {
+            j->failed_at = i;
+            j->write_failed = 1;
+            return NULL;
+        }
+        /* Freed while still in cache, and its memory reused by the next. */
+        json_decref(d);
+        j->docs[i] = NULL;
+    }
+    return NULL;
+}
+
+/* Transforms and writes every document into jobs[0..*njobs) (in order).
+ * 0, or -1 when a thread could not start. */
+static int run_jobs(inject_job_t *jobs, size_t *njobs, const inject_job_t *proto, json_t **docs,
+                    size_t n)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t k = n / INJECT_SLICE_MIN;
+    if (k > INJECT_THREADS_MAX)
+        k = INJECT_THREADS_MAX;
+    if (cpus > 0 && k > (size_t)cpus)
+        k = (size_t)cpus;
+    if (k == 0)
+        k = 1;
+    pthread_t tid[INJECT_THREADS_MAX];
+    size_t started = 0;
+    int rc = 0;
+    for (size_t t = 0; t < k; t++) {
+        jobs[t] = *proto;
+        jobs[t].docs = docs;
+        jobs[t].begin = n * t / k;
+        jobs[t].end = n * (t + 1) / k;
+    }
+    /* The calling thread takes the first slice. */
+    for (size_t t = 1; t < k; t++, started++)
+        if (pthread_create(&tid[t], NULL, run_job, &jobs[t]) != 0) {
+            rc = -1;
+            break;
+        }
+    run_job(&jobs[0]);
+    for (size_t t = 1; t <= started; t++)
+        pthread_join(tid[t], NULL);
+    *njobs = rc == 0 ? k : 1 + started;
+    return rc;
 }
 
 int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject);
@@ -88,7 +170,10 @@ int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject)
     char err[512];
     wh_values_t v = {0};
     json_t *docs = NULL;
-    mesh_buf_t in = MESH_BUF_INIT, res = MESH_BUF_INIT;
+    mesh_buf_t in = MESH_BUF_INIT;
+    json_t **items = NULL;
+    size_t n = 0, njobs = 0;
+    inject_job_t jobs[INJECT_THREADS_MAX];
     FILE *f = strcmp(file, "-") == 0 ? io->in : fopen(file, "rb");
     if (f == NULL) {
         fprintf(io->err, "cmesh %s: cannot open %s\n", name, file);
@@ -105,8 +190,7 @@ int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject)
         fprintf(io->err, "cmesh %s: error converting YAML to JSON: %s\n", name, err);
         goto out;
     }
-    wh_manifest_report_t rep = {0};
-    char created_by[128];
+    char created_by[128] = "";
     if (!uninject) {
         if (wh_values_load_file(&v, config, err, sizeof err) < 0) {
             fprintf(io->err, "cmesh inject: %s\n", err);
@@ -133,36 +217,60 @@ int cli__inject_run(int argc, char **argv, cli_io_t *io, int uninject)
         }
         snprintf(created_by, sizeof created_by, "cmesh/cli %s", CMESH_VERSION);
     }
-    /* One document at a time: transformed, written into `res`, then freed
-     * while it is still in cache (and its memory reused by the next one).
-     * Nothing reaches the output before every document is done, so an
+    /* Nothing reaches the output before every document is done, so an
      * invalid workload halfway leaves no partial stream for a
      * `| kubectl apply -f -` to act on. */
-    for (size_t i = 0, n = json_array_size(docs); i < n; i++) {
-        json_t *d = json_array_get(docs, i);
-        if (uninject) {
-            wh_manifest_uninject(d, &rep);
-        } else if (wh_manifest_inject(&v, d, manual, created_by, &rep, err, sizeof err) < 0) {
-            fprintf(io->err, "cmesh inject: %s\n", err);
-            goto out;
-        }
-        if (emit_doc(d, json_out, &res) < 0) {
+    n = json_array_size(docs);
+    items = mesh_calloc(n ? n : 1, sizeof *items);
+    if (items == NULL) {
+        fprintf(io->err, "cmesh %s: out of memory\n", name);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_incref(json_array_get(docs, i));
+    json_array_clear(docs);
+    inject_job_t proto = {.values = &v, .created_by = created_by, .uninject = uninject,
+                          .manual = manual, .json_out = json_out, .failed_at = SIZE_MAX};
+    if (run_jobs(jobs, &njobs, &proto, items, n) < 0) {
+        fprintf(io->err, "cmesh %s: cannot start a thread\n", name);
+        goto out;
+    }
+    wh_manifest_report_t rep = {0};
+    const inject_job_t *failed = NULL;
+    for (size_t t = 0; t < njobs; t++) {
+        if (jobs[t].failed_at != SIZE_MAX && (failed == NULL || jobs[t].failed_at < failed->failed_at))
+            failed = &jobs[t];
+        rep.injected += jobs[t].rep.injected;
+        rep.skipped += jobs[t].rep.skipped;
+        rep.unchanged += jobs[t].rep.unchanged;
+        if (jobs[t].rep.skipped)
+            memcpy(rep.last_skip, jobs[t].rep.last_skip, sizeof rep.last_skip);
+    }
+    if (failed != NULL) {
+        if (failed->write_failed)
             fprintf(io->err, "cmesh %s: cannot write the output\n", name);
-            goto out;
-        }
-        json_array_set_new(docs, i, json_null());
+        else
+            fprintf(io->err, "cmesh inject: %s\n", failed->err);
+        goto out;
     }
     if (rep.skipped)
         fprintf(io->err, "cmesh inject: %d skipped (%s)\n", rep.skipped, rep.last_skip);
-    if (res.len && fwrite(res.base, 1, res.len, io->out) != res.len) {
-        fprintf(io->err, "cmesh %s: cannot write the output\n", name);
-        goto out;
+    for (size_t t = 0; t < njobs; t++) {
+        const mesh_buf_t *b = &jobs[t].out;
+        if (b->len && fwrite(b->base, 1, b->len, io->out) != b->len) {
+            fprintf(io->err, "cmesh %s: cannot write the output\n", name);
+            goto out;
+        }
     }
     rc = 0;
 out:
+    for (size_t i = 0; items != NULL && i < n; i++)
+        json_decref(items[i]);
+    mesh_free(items);
+    for (size_t t = 0; t < njobs; t++)
+        mesh_buf_free(&jobs[t].out);
     json_decref(docs);
     mesh_buf_free(&in);
-    mesh_buf_free(&res);
     wh_values_free(&v);
     return rc;
 }

@@ -191,6 +191,32 @@ class CliInjectBytes(unittest.TestCase):
     def test_uninject(self):
         self.check(["uninject", "-"])
 
+    def test_many_documents_in_slices(self):
+        # Enough documents for cmesh to split them between threads: the
+        # slices come back in order, byte for byte.
+        self.docs = [dict(d, metadata={"name": "d%d" % i}) if isinstance(d, dict) and "kind" in d
+                     and d["kind"] != "List" else d for i, d in enumerate(varied_docs() * 20)]
+        self.text = yaml.safe_dump_all(self.docs, allow_unicode=True).encode()
+        out = self.check(["inject", "--manual", "--identity-trust-anchors-file", ANCHORS, "-"])
+        self.assertEqual(out.count("- name: linkerd-init\n"), 8 * 20)
+        names = [d["metadata"]["name"] for d in yaml.load_all(out, Loader=CoreLoader)
+                 if isinstance(d, dict) and "metadata" in d]
+        self.assertEqual(names, ["d%d" % i for i, d in enumerate(self.docs)
+                                 if isinstance(d, dict) and "metadata" in d])
+
+    def test_failure_in_a_later_slice(self):
+        # Two bad workloads far apart: the first one is reported, whichever
+        # thread got there first, and nothing is written.
+        docs = varied_docs() * 20
+        for i in (250, 120):
+            docs.insert(i, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad-%d" % i},
+                            "spec": {"containers": {"not": "a list"}}})
+        data = yaml.safe_dump_all(docs).encode()
+        rc, out, err = run(["inject", "--manual", "--identity-trust-anchors-file", ANCHORS, "-"], data)
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("Pod bad-120", err)
+        self.assertNotIn("bad-250", err)
+
     def test_failure_writes_nothing(self):
         # A workload the injector cannot read, after good ones: no partial
         # stream reaches stdout (a `| kubectl apply -f -` would apply it).
