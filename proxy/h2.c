@@ -35,8 +35,13 @@
  *
  * REFUSED_STREAM from upstream (or a GOAWAY that leaves our stream out)
  * means the server processed nothing (RFC 9113 §8.7), so the request is sent
- * again, once, on a usable session - when no body byte was given upstream
- * yet, so the whole request is still at hand (its head kept in retry_h).
+ * again, once, on a usable session: its head kept in retry_h, the body bytes
+ * already given upstream in replay (up to PX_H2_REPLAY_MAX; they go first
+ * again, without being acknowledged downstream a second time, req_acked).
+ *
+ * Drain (px/h2.h): PING, hold, notice GOAWAY + PING, final GOAWAY; the two
+ * frames of ours are written between nghttp2's at a frame boundary
+ * (px_h2_framer_t over everything pump_down sends).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,6 +63,9 @@
 /* Safety cap of a stream body buffer: flow control keeps it under one
  * window; a peer that overruns it loses the stream. */
 #define PX_H2_BODY_BUF_MAX (2 * PX_H2_STREAM_WINDOW)
+/* Request body bytes kept, once given upstream, for a REFUSED_STREAM /
+ * GOAWAY retry (one stream window); a longer body is not retried. */
+#define PX_H2_REPLAY_MAX PX_H2_STREAM_WINDOW
 /* Upstream sessions one downstream connection keeps referenced (targets
  * named by its requests); past it the oldest reference is dropped. */
 #define PX_H2_CONN_TARGETS 8
@@ -101,6 +109,10 @@ typedef struct h2_stream {
     px_addr_t target;      /* upstream address of this request */
     h2_hl_t retry_h;       /* request head as submitted, until a response or the retry */
     uint64_t req_sent;     /* request body bytes given to the upstream session */
+    px_buf_t replay;       /* those bytes, while a retry may need them */
+    bool no_replay;        /* more than PX_H2_REPLAY_MAX went upstream */
+    bool req_trailers_sent; /* request trailers given upstream (not kept) */
+    size_t req_acked;      /* bytes at the head of req replayed: window given back already */
     bool retried;          /* already sent again after REFUSED_STREAM */
     bool grpc;             /* content-type application/grpc* */
     bool resp_head;        /* final response head received from upstream */
@@ -292,6 +304,7 @@ static void stream_free(h2_stream_t *s)
     hl_free(&s->req_h);
     hl_free(&s->resp_h);
     px_buf_free(&s->req);
+    px_buf_free(&s->replay);
     px_buf_free(&s->resp);
     mesh_free(s);
 }
@@ -308,6 +321,16 @@ static void discard(px_buf_t *b, nghttp2_session *src)
     if (b->len && src)
         nghttp2_session_consume_connection(src, b->len);
     px_buf_free(b);
+}
+
+/* discard() for the request body: replayed bytes were given back already. */
+static void discard_req(h2_stream_t *s, nghttp2_session *src)
+{
+    if (s->req.len > s->req_acked && src)
+        nghttp2_session_consume_connection(src, s->req.len - s->req_acked);
+    px_buf_free(&s->req);
+    px_buf_free(&s->replay);
+    s->req_acked = 0;
 }
 
 static int submit_status(h2_stream_t *s, int status)
@@ -356,7 +379,7 @@ static void up_half_gone(h2_stream_t *s, uint32_t code, bool session_alive)
         return;
     }
     /* Request bytes the upstream will never take: give the window back. */
-    discard(&s->req, s->down_open && s->d ? s->d->side.ng : NULL);
+    discard_req(s, s->down_open && s->d ? s->d->side.ng : NULL);
     if (!s->resp_eof || code != NGHTTP2_NO_ERROR) {
         discard(&s->resp, u && session_alive ? u->side.ng : NULL);
         const char *why = u && u->error ? u->error
@@ -375,7 +398,7 @@ static void down_half_gone(h2_stream_t *s, uint32_t code, nghttp2_session *dng)
     s->down_open = false;
     if (dng)
         nghttp2_session_set_stream_user_data(dng, s->down_id, NULL);
-    discard(&s->req, dng);
+    discard_req(s, dng);
     if (code != NGHTTP2_NO_ERROR && !s->error[0])
         s->error = s->resp_submitted ? "stream_reset" : "client_reset";
     if (s->up_open && s->u) {
@@ -691,9 +714,26 @@ static void start_request(h2_stream_t *s)
 static bool retry_refused(h2_stream_t *s)
 {
     if (s->retried || !s->down_open || s->d == NULL || s->resp_head || s->resp_submitted ||
-        s->req_sent > 0 || s->retry_h.n == 0)
+        s->no_replay || s->req_trailers_sent || s->retry_h.n == 0)
         return false;
     s->retried = true;
+    if (s->replay.len) {
+        /* The body goes again from its first byte: what was given upstream
+         * (its window given back already, so not consumed twice), then what
+         * waits. */
+        size_t replayed = s->replay.len;
+        if (px_buf_append(&s->replay, px_buf_data(&s->req), s->req.len,
+                          PX_H2_REPLAY_MAX + PX_H2_BODY_BUF_MAX) != 0) {
+            hl_free(&s->retry_h);
+            return false;
+        }
+        px_buf_t t = s->req;
+        s->req = s->replay;
+        s->replay = t;
+        px_buf_free(&s->replay);
+        s->req_acked = replayed;
+        s->req_sent = 0;
+    }
     h2_up_t *u = down_up(s->d, &s->target);
     if (u == NULL || submit_upstream(s, u) != 0) {
         hl_free(&s->retry_h);
@@ -715,7 +755,7 @@ static void cancel_upstream(h2_stream_t *s)
     s->up_open = false;
     s->u = NULL;
     px_list_unlink(&s->u_link);
-    discard(&s->req, s->down_open && s->d ? s->d->side.ng : NULL);
+    discard_req(s, s->down_open && s->d ? s->d->side.ng : NULL);
     discard(&s->resp, u->side.ng);
     hl_free(&s->retry_h);
     mark(&u->side);
@@ -792,11 +832,20 @@ static ssize_t req_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
         px_buf_consume(&s->req, n);
         s->req_sent += n;
         s->last_ms = px_loop_now(s->w->loop);
-        if (s->down_open) {
-            nghttp2_session_consume(s->d->side.ng, s->down_id, n);
+        /* Kept for a retry until answered (retry_h goes with the answer). */
+        if (!s->retried && !s->no_replay && s->retry_h.n &&
+            px_buf_append(&s->replay, buf, n, PX_H2_REPLAY_MAX) != 0) {
+            s->no_replay = true;
+            px_buf_free(&s->replay);
+        }
+        size_t replayed = n < s->req_acked ? n : s->req_acked;
+        size_t fresh = n - replayed;
+        s->req_acked -= replayed;
+        if (fresh && s->down_open) {
+            nghttp2_session_consume(s->d->side.ng, s->down_id, fresh);
             mark(&s->d->side);
-        } else if (s->d) {
-            nghttp2_session_consume_connection(s->d->side.ng, n);
+        } else if (fresh && s->d) {
+            nghttp2_session_consume_connection(s->d->side.ng, fresh);
             mark(&s->d->side);
         }
     }
@@ -805,6 +854,7 @@ static ssize_t req_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
         if (s->req_trailers) {
             size_t tn;
             nghttp2_nv *nv = hl_nv(&s->req_h, &tn);
+            s->req_trailers_sent = true;
             if (nv && nghttp2_submit_trailer(ng, id, nv, tn) == 0)
                 *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
             mesh_free(nv);
@@ -990,7 +1040,8 @@ static int d_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8
         mark(&d->side);
         return 0;
     }
-    if (px_buf_append(&s->req, data, len, PX_H2_BODY_BUF_MAX) != 0) {
+    /* Replayed bytes ahead of these are outside the flow-control window. */
+    if (px_buf_append(&s->req, data, len, PX_H2_BODY_BUF_MAX + s->req_acked) != 0) {
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR);
         nghttp2_session_consume(ng, id, len);
         return 0;
@@ -1094,6 +1145,7 @@ static int u_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud
             s->resp_eof = end;
             s->resp_head = true;
             hl_free(&s->retry_h); /* answered: no retry any more */
+            px_buf_free(&s->replay);
             s->last_ms = px_loop_now(s->w->loop);
             stream_timer_arm(s, s->last_ms);
             observe_latency(s);

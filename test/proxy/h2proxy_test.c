@@ -57,6 +57,7 @@ typedef struct backend {
     int streams;           /* request HEADERS seen */
     int refuse;            /* refuse this many first streams with REFUSED_STREAM */
     int refused;
+    int refuse_end;        /* refuse this many next streams once their body is in */
     int cancelled;         /* streams the proxy reset with CANCEL */
     size_t big_sent;       /* /big body bytes handed to the session */
     int32_t held;          /* /hold stream waiting for backend_release */
@@ -289,6 +290,12 @@ static int be_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *u
     if (bs == NULL)
         return 0;
     b->body_len = bs->body_len;
+    if (b->refuse_end > 0) {
+        b->refuse_end--;
+        b->refused++;
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
     if (strcmp(bs->path, "/stall") == 0)
         return 0;
     if (strcmp(bs->path, "/hold") == 0) {
@@ -849,6 +856,38 @@ START_TEST(test_h2proxy_refused_stream_retried_once)
 }
 END_TEST
 
+START_TEST(test_h2proxy_refused_stream_with_body_retried)
+{
+    /* Refused once the whole body went upstream: nothing was processed
+     * (RFC 9113 §8.7), so the request goes again, body included, from the
+     * bytes kept; the client's window is not given back twice. */
+    world_start(false, 0, 0);
+    W.be[0].refuse_end = 1;
+    client_connect(PX_DIR_INBOUND);
+    cstream_t *c = client_request("/upload", "svc", false, "0123456789", false);
+    RUN_UNTIL(c->closed, 5000);
+    ck_assert_uint_eq(c->code, 0);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_str_eq(c->x_echo, "/upload/10"); /* the retry carried the body */
+    ck_assert_int_eq(W.be[0].refused, 1);
+    ck_assert_int_eq(W.be[0].streams, 2);
+    /* Past PX_H2_REPLAY_MAX nothing is kept: the refusal reaches the client. */
+    static char big[100 * 1024 + 1];
+    memset(big, 'b', sizeof(big) - 1);
+    W.be[0].refuse_end = 1;
+    cstream_t *d = client_request("/upload", "svc", false, big, false);
+    RUN_UNTIL(d->closed, 5000);
+    ck_assert_uint_eq(d->code, NGHTTP2_REFUSED_STREAM);
+    ck_assert_int_eq(W.be[0].streams, 3);
+    /* The connection's windows are intact: the same body once more. */
+    cstream_t *e = client_request("/upload", "svc", false, big, false);
+    RUN_UNTIL(e->closed, 5000);
+    ck_assert_int_eq(e->status, 200);
+    ck_assert_str_eq(e->x_echo, "/upload/102400");
+    world_stop();
+}
+END_TEST
+
 /* Bytes waiting in the client's socket, unread. */
 static int client_unread(void)
 {
@@ -1053,6 +1092,7 @@ Suite *h2proxy_suite(void)
     tcase_add_test(tc, test_h2proxy_response_timeout);
     tcase_add_test(tc, test_h2proxy_idle_stream_timeout);
     tcase_add_test(tc, test_h2proxy_refused_stream_retried_once);
+    tcase_add_test(tc, test_h2proxy_refused_stream_with_body_retried);
     tcase_add_test(tc, test_h2proxy_drain_notice_not_behind_responses);
     tcase_add_test(tc, test_h2proxy_drain_waits_for_slow_client);
     suite_add_tcase(s, tc);

@@ -38,9 +38,11 @@
  *   "stream_idle_timeout".
  *
  *   An upstream REFUSED_STREAM (or a GOAWAY excluding the stream) before
- *   any response and before any request body byte went upstream sends the
- *   request again, once, on a usable session; a second refusal reaches the
- *   client as REFUSED_STREAM.
+ *   any response sends the request again, once, on a usable session, its
+ *   body too: the body bytes given upstream are kept until the response
+ *   head, up to one stream window (a longer body, or request trailers
+ *   already sent, are not retried); a second refusal reaches the client as
+ *   REFUSED_STREAM.
  *
  * Abuse limits, all per downstream connection:
  *   - SETTINGS_MAX_CONCURRENT_STREAMS = PX_H2_MAX_CONCURRENT_STREAMS;
