@@ -356,7 +356,11 @@ static int handle_event(builder_t *b, yaml_event_t *ev, json_t *docs)
     const yaml_mark_t *m = &ev->start_mark;
     switch (ev->type) {
     case YAML_DOCUMENT_START_EVENT:
+        /* The node limit guards against alias expansion, which cannot cross
+         * documents; without aliases a stream's size is bounded by its bytes.
+         * So it counts per document, and a long multi-document file loads. */
         b->doc = NULL;
+        b->nodes = 0;
         return 0;
     case YAML_DOCUMENT_END_EVENT:
         clear_anchors(b); /* anchors are per document */

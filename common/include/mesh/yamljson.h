@@ -16,8 +16,8 @@
  * mapping (or a sequence of mappings) without overriding explicit keys.
  *
  * Limits (named so errors can quote them): MESH_YAML_MAX_DEPTH nesting levels,
- * MESH_YAML_MAX_NODES nodes per stream counting every alias expansion (so an
- * "alias bomb" is refused instead of exploding when serialised).
+ * MESH_YAML_MAX_NODES nodes per document counting every alias expansion (so
+ * an "alias bomb" is refused instead of exploding when serialised).
  *
  * Parsing never logs; errors are written to `err` (if errlen > 0) with the
  * line and column libyaml reports, and the functions return -1.

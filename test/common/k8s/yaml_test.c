@@ -69,6 +69,20 @@ START_TEST(test_yaml_errors)
     }
     ck_assert_int_eq(mesh_yaml_load_all(bomb, strlen(bomb), &docs, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "MESH_YAML_MAX_NODES"));
+    /* The limit is per document: many documents whose nodes add up to more
+     * than MESH_YAML_MAX_NODES still load. */
+    {
+        const char *doc = "---\n[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]\n";
+        size_t dl = strlen(doc), ndocs = MESH_YAML_MAX_NODES / 20 + 10;
+        char *many = malloc(dl * ndocs + 1);
+        for (size_t i = 0; i < ndocs; i++)
+            memcpy(many + i * dl, doc, dl);
+        many[dl * ndocs] = '\0';
+        ck_assert_int_eq(mesh_yaml_load_all(many, dl * ndocs, &docs, err, sizeof(err)), 0);
+        ck_assert_uint_eq(json_array_size(docs), ndocs);
+        json_decref(docs);
+        free(many);
+    }
     /* Too deep. */
     char deep[1024] = "";
     for (int i = 0; i < 200; i++)
