@@ -27,4 +27,8 @@ bool wh__parse_int(const char *s, long long lo, long long hi, long long *out);
  * (out may then hold part of the text). */
 int wh__json_dump(const json_t *j, mesh_buf_t *out) __attribute__((warn_unused_result));
 
+/* True when `s` is a number only in YAML 1.1 (1_000, 12:30, 0b101), which
+ * kubectl's YAML reader would read as such: the YAML writers quote it. */
+int wh__yaml11_number(const char *s);
+
 #endif

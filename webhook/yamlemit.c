@@ -3,6 +3,8 @@
  * test/webhook/yamlout_test.c. */
 #include "wh/manifest.h"
 
+#include "internal.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -23,10 +25,13 @@ static bool needs_quotes(const char *s)
         return false;
     static const char *const special[] = {"", "~", "null", "Null", "NULL", "true", "True",
                                           "TRUE", "false", "False", "FALSE", "yes", "no",
-                                          "on", "off", "y", "n", "Yes", "No", "On", "Off"};
+                                          "on", "off", "y", "n", "Yes", "No", "On", "Off",
+                                          "YES", "NO", "ON", "OFF", "Y", "N"};
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
         if (strcmp(s, special[i]) == 0)
             return true;
+    if (wh__yaml11_number(s))
+        return true;
     char *end;
     (void)strtod(s, &end);
     if (*end == '\0' || (s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) || s[0] == '.')

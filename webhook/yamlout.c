@@ -11,6 +11,8 @@
  * libyaml's names and meaning, since the exact whitespace depends on them. */
 #include "wh/manifest.h"
 
+#include "internal.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,23 +478,42 @@ static int emit_scalar(yaml_out_t *w, const char *s, size_t len, const scalar_in
     return rc;
 }
 
-/* A word YAML 1.1 reads as null or a bool (`s` has `len` bytes). */
+/* A word YAML 1.1 reads as null or a bool (`s` has `len` bytes). kubectl
+ * reads manifests with a YAML 1.1 reader, so "on" or "NO" written plain
+ * would come back as a bool. */
 static int special_word(const char *s, size_t len)
 {
-    static const char *const words[6][6] = {
+    static const char *const words[6][7] = {
         {""},
-        {"~", "y", "n"},
-        {"no", "on", "No", "On"},
-        {"yes", "off", "Yes", "Off"},
+        {"~", "y", "n", "Y", "N"},
+        {"no", "on", "No", "On", "NO", "ON"},
+        {"yes", "off", "Yes", "Off", "YES", "OFF"},
         {"null", "Null", "NULL", "true", "True", "TRUE"},
         {"false", "False", "FALSE"},
     };
     if (len > 5)
         return 0;
-    for (size_t i = 0; i < 6 && words[len][i] != NULL; i++)
+    for (size_t i = 0; i < 7 && words[len][i] != NULL; i++)
         if (memcmp(s, words[len][i], len) == 0)
             return 1;
     return 0;
+}
+
+int wh__yaml11_number(const char *s)
+{
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (p[0] == '0' && p[1] == 'b' && p[2] != '\0')
+        return strspn(p + 2, "01_") == strlen(p + 2);
+    if (*p < '0' || *p > '9')
+        return 0;
+    /* Sexagesimal (12:30) and underscored (1_000, 1_0.5) forms: digits,
+     * '_', ':' and at most one '.', with at least one '_' or ':'. */
+    size_t n = strspn(p, "0123456789_:.");
+    if (p[n] != '\0' || strchr(p, '.') != strrchr(p, '.'))
+        return 0;
+    return strpbrk(p, "_:") != NULL && p[n - 1] != ':';
 }
 
 /* True when a plain scalar `s` (`len` bytes) would not read back as this
@@ -510,6 +531,8 @@ static int needs_quotes(const char *s, size_t len)
             j++;
         if (s[j] == '\0')
             return 1;
+        if (s[j] == '_' || s[j] == ':' || s[j] == 'b')
+            return wh__yaml11_number(s);
         if (strchr(".eExXpP", s[j]) == NULL)
             return c == '0' && (s[1] == 'x' || s[1] == 'o');
     } else if (c == 'i' || c == 'I' || c == 'n' || c == 'N') {
@@ -521,7 +544,7 @@ static int needs_quotes(const char *s, size_t len)
     } else if (c != ' ' && c != '+' && c != '-' && c != '.' && (c < '\t' || c > '\r')) {
         return 0;
     }
-    if (special_word(s, len))
+    if (special_word(s, len) || wh__yaml11_number(s))
         return 1;
     char *end;
     (void)strtod(s, &end);

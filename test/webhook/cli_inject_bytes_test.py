@@ -24,12 +24,18 @@ _libc = ctypes.CDLL(None)
 _libc.strtod.restype = ctypes.c_double
 _libc.strtod.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p)]
 SPECIAL = {"", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
-           "yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off"}
+           "yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off",
+           "YES", "NO", "ON", "OFF", "Y", "N"}
+# Numbers only YAML 1.1 knows (kubectl reads manifests as YAML 1.1).
+YAML11_NUMBER = re.compile(r"^[-+]?(?:0b[01_]+|[0-9][0-9_:]*(?:\.[0-9_:]*)?)$")
 
 
 def needs_quotes(s):
     """The rule of wh/manifest.h, with the C library's strtod."""
     if s in SPECIAL:
+        return True
+    if YAML11_NUMBER.match(s) and ("_" in s or ":" in s or s.lstrip("+-").startswith("0b")) \
+            and not s.endswith(":"):
         return True
     b = s.encode()
     buf = ctypes.create_string_buffer(b)
@@ -190,6 +196,20 @@ class CliInjectBytes(unittest.TestCase):
 
     def test_uninject(self):
         self.check(["uninject", "-"])
+
+    def test_yaml11_readers_keep_strings(self):
+        """Strings that YAML 1.1 (kubectl's reader; PyYAML's SafeLoader here)
+        would read as bools or numbers are quoted, so they stay strings."""
+        tricky = ["ON", "Off", "NO", "yes", "Y", "n", "12:30", "1_000", "+1_0.5", "0b101",
+                  "0x1F", "1e3", ".5", "null", "~", "12:30:", "v1_2"]
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+               "spec": {"containers": [{"name": "c", "image": "x",
+                                        "env": [{"name": "V%d" % i, "value": v}
+                                                for i, v in enumerate(tricky)]}]}}
+        rc, out, err = run(["inject", "-"], json.dumps(pod).encode())
+        self.assertEqual(rc, 0, err)
+        env = yaml.safe_load(out)["spec"]["containers"][0]["env"]
+        self.assertEqual([e["value"] for e in env], tricky)
 
     def test_many_documents_in_slices(self):
         # Enough documents for cmesh to split them between threads: the
