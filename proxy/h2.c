@@ -55,9 +55,6 @@
 #include "px/err.h"
 #include "px/h2.h"
 
-/* Graceful shutdown (see px/h2.h): how long a drain step waits for the
- * client's PING ACK before going on without it. */
-#define PX_H2_DRAIN_ACK_MS 1000
 /* How long a connection we decided to close may take to flush its GOAWAY. */
 #define PX_H2_LINGER_MS 2000
 /* Safety cap of a stream body buffer: flow control keeps it under one
@@ -1253,8 +1250,8 @@ static int pump_down(h2_down_t *d)
         if (px_h2_framer_at_boundary(&d->framer)) {
             if ((d->drain == DRAIN_PING1 || d->drain == DRAIN_NOTICE) && drain_write(d) != 0)
                 return -1;
-            if (d->drain == DRAIN_HOLD)
-                return 0;
+            if (d->drain == DRAIN_HOLD && !d->close_after_flush)
+                return 0; /* (a connection being closed flushes its GOAWAY) */
         }
         if (px_sock_pending(sk) >= PX_SOCK_OUT_HIGH)
             return 0;

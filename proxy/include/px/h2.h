@@ -111,6 +111,9 @@
  * connection. */
 #define PX_H2_MAX_OUTBOUND_ACK 1000
 #define PX_H2_MAX_SETTINGS 32
+/* Graceful shutdown: how long a drain step waits for the client's PING ACK
+ * before going on without it. */
+#define PX_H2_DRAIN_ACK_MS 1000
 /* Largest header block we emit (a forwarded block can not grow past it). */
 #define PX_H2_MAX_SEND_HEADER_BLOCK (PX_H2_MAX_HEADER_BYTES + 16 * 1024)
 
