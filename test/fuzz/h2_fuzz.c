@@ -1,6 +1,7 @@
 /* libFuzzer: a server session of ours (px_h2_session_new: limits, no
  * automatic window updates) fed arbitrary bytes after the preface, with the
- * decoded-header accounting the proxy applies; its output is drained. */
+ * decoded-header accounting the proxy applies; its output is drained. The
+ * same bytes also go through the frame-boundary tracker. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +23,29 @@ static int on_begin(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     return 0;
 }
 
+/* The frame-boundary tracker the drain relies on: fed the same bytes whole
+ * and in chunks of sizes taken from the data, it ends in the same state. */
+static void check_framer(const uint8_t *data, size_t size)
+{
+    px_h2_framer_t whole = {0}, chunked = {0};
+    px_h2_framer_feed(&whole, data, size);
+    size_t off = 0, i = 0;
+    while (off < size) {
+        size_t n = (size_t)(data[i++ % size] % 17) + 1;
+        if (n > size - off)
+            n = size - off;
+        px_h2_framer_feed(&chunked, data + off, n);
+        off += n;
+    }
+    if (whole.hlen != chunked.hlen || whole.left != chunked.left ||
+        whole.in_block != chunked.in_block)
+        __builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     nghttp2_session_callbacks *cb;
+    check_framer(data, size);
     if (nghttp2_session_callbacks_new(&cb) != 0)
         return 0;
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
