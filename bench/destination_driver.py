@@ -12,9 +12,11 @@ DESTINATION_BENCH_ONLY, a comma list of 1k, 10k, tls)
 """
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import kubeapi
@@ -50,6 +52,35 @@ def status_kb(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
+
+
+def anon_kb(pid):
+    """Anonymous memory (heap, stacks): RSS less the shared library pages."""
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("Anonymous:"):
+                return int(line.split()[1])
+    return -1
+
+
+class Lines:
+    """The load client's stdout, read by a thread so a wait can time out: a
+    lost update then fails the run instead of hanging it."""
+    def __init__(self, stream):
+        self.q = queue.Queue()
+        self.t = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.t.start()
+
+    def _pump(self, stream):
+        for line in stream:
+            self.q.put(line)
+        self.q.put("")
+
+    def get(self, timeout, what):
+        try:
+            return self.q.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError("no %s from the load client within %.0f s" % (what, timeout))
 
 
 def eslice(ready_last):
@@ -104,12 +135,14 @@ def scenario(name, api, bindir, load_bin, tmp, channels, per, changes, tls=None)
             args += [tls[2], DST_NAME]
         t0 = time.monotonic()
         client = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        line = client.stdout.readline()
+        lines = Lines(client.stdout)
+        line = lines.get(READY_TIMEOUT, "READY")
         if not line.startswith("READY"):
             raise RuntimeError("%s: load client said %r" % (name, line))
         open_s = time.monotonic() - t0
         time.sleep(SETTLE_S)
         rss_kb = status_kb(dst.pid, "VmRSS")
+        rss_anon_kb = anon_kb(dst.pid)
         streams = channels * per
         fan_last, fan_first = [], []
         ready_last = True
@@ -117,7 +150,7 @@ def scenario(name, api, bindir, load_bin, tmp, channels, per, changes, tls=None)
             ready_last = not ready_last
             t = time.monotonic()
             put_slice(api, eslice(ready_last))
-            line = client.stdout.readline()
+            line = lines.get(UPDATE_TIMEOUT, "UPDATE %d" % i)
             parts = line.split()
             if len(parts) != 4 or parts[0] != "UPDATE" or int(parts[1]) != i:
                 raise RuntimeError("%s: expected UPDATE %d, got %r" % (name, i, line))
@@ -125,9 +158,14 @@ def scenario(name, api, bindir, load_bin, tmp, channels, per, changes, tls=None)
             fan_last.append((float(parts[3]) - t) * 1000)
             time.sleep(PAUSE_S)
         hwm_kb = status_kb(dst.pid, "VmHWM")
+        after_kb = status_kb(dst.pid, "VmRSS")
         print("%-28s streams=%-6d conns=%-5d open=%.1fs rss_idle=%.1fMB rss=%.1fMB (%.1f KB/stream) peak=%.1fMB"
               % (name, streams, channels, open_s, base_kb / 1024, rss_kb / 1024,
                  (rss_kb - base_kb) / streams, hwm_kb / 1024))
+        # Anonymous = heap and stacks (RSS less mapped library pages);
+        # after = RSS once the changes went out (fan-out buffers, fragmentation).
+        print("%-28s rss anonymous=%.1fMB, after the changes=%.1fMB"
+              % ("", rss_anon_kb / 1024, after_kb / 1024))
         print("%-28s fan-out to every subscriber over %d changes: p50=%.1fms p99=%.1fms max=%.1fms;"
               " first subscriber p50=%.1fms"
               % ("", changes, pct(fan_last, 0.5), pct(fan_last, 0.99), max(fan_last), pct(fan_first, 0.5)))
