@@ -830,6 +830,13 @@ class Handler(BaseHTTPRequestHandler):
         while True:
             now = time.monotonic()
             if now >= deadline:
+                # Drain first: safe_rv covers only what was taken from the
+                # queue, and a watch from an RV starts with the history
+                # backlog queued, so a deadline reached before the first
+                # drain would otherwise bookmark past undelivered events.
+                events, safe_rv, _ = api.store.next_events(w, 0)
+                for etype, obj in events:
+                    self._chunk({"type": etype, "object": view(obj, rt)})
                 if bookmarks:
                     self._bookmark(rt, safe_rv)
                 self._end_stream()
