@@ -163,8 +163,8 @@ class WatchRaceTest(MeshTestCase):
         for w in watchers:
             w.join(WATCH_TIMEOUT_S + 5)
         expected = list(range(start_rv + 1, final_rv + 1))
-        if os.environ.get("WR_VERBOSE"):
-            print("writes %d, watches %s" % (writes, [w.watches for w in watchers]))
+        sys.stderr.write("watch-race: %d writes to RV %d, watches per watcher %s\n"
+                         % (writes, final_rv, [w.watches for w in watchers]))
         for i, w in enumerate(watchers):
             self.assertEqual(w.errors, [], "watcher %d" % i)
             self.assertGreaterEqual(int(w.rv), final_rv,
