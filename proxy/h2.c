@@ -377,7 +377,17 @@ static void up_half_gone(h2_stream_t *s, uint32_t code, bool session_alive)
     }
     /* Request bytes the upstream will never take: give the window back. */
     discard_req(s, s->down_open && s->d ? s->d->side.ng : NULL);
-    if (!s->resp_eof || code != NGHTTP2_NO_ERROR) {
+    if (s->resp_eof && code == NGHTTP2_NO_ERROR) {
+        /* A complete response still waiting for the client: resp_read can
+         * no longer consume it on a stream that is gone, so the upstream
+         * connection window is given back now. Without this every response
+         * that outlived its upstream stream leaked its body size from the
+         * 1 MiB connection window until the upstream session stalled. */
+        if (s->resp.len && u && session_alive) {
+            nghttp2_session_consume_connection(u->side.ng, s->resp.len);
+            mark(&u->side);
+        }
+    } else {
         discard(&s->resp, u && session_alive ? u->side.ng : NULL);
         const char *why = u && u->error ? u->error
                           : code == NGHTTP2_REFUSED_STREAM ? "refused" : "upstream_reset";

@@ -38,6 +38,9 @@
  * stream window plus the proxy's upstream stream window (the proxy holds no
  * more than that), with slack for frame rounding. */
 #define STALL_BOUND (2 * 65535 + 16384)
+/* Body of /medium: fits one stream window, so the backend sends all of it
+ * at once and the upstream stream ends while the proxy still holds it. */
+#define MEDIUM_BYTES 60000
 
 typedef struct peer {
     int fd;
@@ -193,6 +196,19 @@ static ssize_t be_text_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
     return 5;
 }
 
+static ssize_t be_medium_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                              nghttp2_data_source *src, void *ud)
+{
+    (void)ng, (void)id, (void)ud;
+    bstream_t *bs = src->ptr;
+    size_t n = bs->big_left < len ? bs->big_left : len;
+    memset(buf, 'm', n);
+    bs->big_left -= n;
+    if (bs->big_left == 0)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
 static ssize_t be_never_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
                              nghttp2_data_source *src, void *ud)
 {
@@ -213,6 +229,9 @@ static void be_respond(nghttp2_session *ng, int32_t id, bstream_t *bs)
     if (strcmp(bs->path, "/big") == 0) {
         bs->big_left = BIG_BYTES;
         dp.read_callback = be_big_read;
+    } else if (strcmp(bs->path, "/medium") == 0) {
+        bs->big_left = MEDIUM_BYTES;
+        dp.read_callback = be_medium_read;
     } else if (strcmp(bs->path, "/stall-body") == 0) {
         dp.read_callback = be_never_read;
     }
@@ -732,6 +751,35 @@ START_TEST(test_h2proxy_flow_control_slow_reader)
 }
 END_TEST
 
+/* Responses that outlive their upstream stream (the backend ended it while
+ * the proxy still held the body for a client whose window was full) give
+ * the upstream connection window back too: rounds of them add up to more
+ * than PX_H2_CONN_WINDOW, and the last round still completes. (The window
+ * used to leak by every such body until the shared upstream session
+ * stalled: h2load hung after 80,659 13-byte responses.) */
+START_TEST(test_h2proxy_conn_window_given_back)
+{
+    enum { ROUNDS = 4, PER_ROUND = 12 };
+    ck_assert_int_gt(ROUNDS * PER_ROUND * MEDIUM_BYTES, 2 * PX_H2_CONN_WINDOW);
+    world_start(false, 0, 0);
+    client_connect(PX_DIR_INBOUND);
+    for (int r = 0; r < ROUNDS; r++) {
+        W.ncs = 0;
+        cstream_t *c[PER_ROUND];
+        for (int i = 0; i < PER_ROUND; i++)
+            c[i] = client_request("/medium", "svc", false, NULL, false);
+        for (int i = 0; i < PER_ROUND; i++) {
+            RUN_UNTIL(c[i]->closed, 5000);
+            ck_assert_int_eq(c[i]->status, 200);
+            ck_assert_int_eq(c[i]->code, 0);
+            ck_assert_uint_eq(c[i]->body, MEDIUM_BYTES);
+        }
+    }
+    ck_assert_int_eq(W.be[0].nconns, 1); /* one shared upstream session all along */
+    world_stop();
+}
+END_TEST
+
 START_TEST(test_h2proxy_goaway_on_shutdown)
 {
     world_start(false, 0, 0);
@@ -1087,6 +1135,7 @@ Suite *h2proxy_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_h2proxy_headers_body_trailers);
     tcase_add_test(tc, test_h2proxy_flow_control_slow_reader);
+    tcase_add_test(tc, test_h2proxy_conn_window_given_back);
     tcase_add_test(tc, test_h2proxy_goaway_on_shutdown);
     tcase_add_test(tc, test_h2proxy_target_from_authority);
     tcase_add_test(tc, test_h2proxy_response_timeout);
