@@ -14,6 +14,7 @@
 
 #define MAXQ 64
 #define MAXREQ 256
+#define HOLD_MS 20
 
 typedef struct {
     int status;
@@ -29,6 +30,7 @@ struct fakeapi {
     int qhead, qtail;
     char *reqs[MAXREQ];
     int nreq;
+    volatile int hold_watches; /* watch requests never take a scripted response */
     volatile int stop;
 };
 
@@ -74,12 +76,23 @@ static void serve(fakeapi_t *f, int fd)
     if (f->nreq < MAXREQ)
         f->reqs[f->nreq++] = strdup(target);
     pthread_mutex_unlock(&f->mu);
-    /* Idle watch: hold until a response is queued or we stop. */
-    if (queue_empty(f)) {
+    /* Idle watch: hold until a response is queued or we stop. With
+     * hold_watches, a watch never takes a scripted response (so concurrent
+     * informers' lists cannot be taken by another informer's watch) and ends
+     * cleanly after HOLD_MS, since this server answers one connection at a
+     * time and the other informer's list must get its turn. */
+    int hold = f->hold_watches && strstr(target, "watch=") != NULL;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (hold || queue_empty(f)) {
         const char *h = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
         write_all(fd, h, strlen(h));
-        while (!f->stop && queue_empty(f)) {
+        while (!f->stop && (hold || queue_empty(f))) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (hold && (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= HOLD_MS)
+                break;
             struct pollfd p = {fd, POLLIN, 0};
             if (poll(&p, 1, 5) > 0) {
                 char tmp[64];
@@ -141,6 +154,11 @@ fakeapi_t *fakeapi_start(void)
     f->port = ntohs(a.sin_port);
     pthread_create(&f->th, NULL, loop, f);
     return f;
+}
+
+void fakeapi_hold_watches(fakeapi_t *f)
+{
+    f->hold_watches = 1;
 }
 
 int fakeapi_port(fakeapi_t *f)

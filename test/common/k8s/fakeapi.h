@@ -11,6 +11,9 @@ typedef struct fakeapi fakeapi_t;
 
 fakeapi_t *fakeapi_start(void);
 int fakeapi_port(fakeapi_t *f);
+/* From now on, watch requests never take a scripted response: each is held
+ * idle briefly, then ended cleanly. For tests whose informers list at once. */
+void fakeapi_hold_watches(fakeapi_t *f);
 /* Queues a response; body is copied. content_type NULL = application/json. */
 void fakeapi_push(fakeapi_t *f, int status, const char *content_type, const char *body);
 /* Number of requests received so far. */

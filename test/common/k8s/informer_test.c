@@ -221,6 +221,8 @@ END_TEST
 START_TEST(test_informer_factory_shares)
 {
     fakeapi_t *f = fakeapi_start();
+    /* Two informers list at once: one's watch must not take the other's list. */
+    fakeapi_hold_watches(f);
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", fakeapi_port(f));
     mesh_k8s_config_t *cfg = mesh_k8s_config_new_plain(url);
