@@ -12,15 +12,13 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "kapiproc.h"
 #include "mesh/k8s_informer.h"
 #include "mesh/mem.h"
 
@@ -36,97 +34,6 @@
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "failed: %s (line %d)\n", #cond, __LINE__); fails++; } } while (0)
 
 /* ---- the stand-in server ------------------------------------------------ */
-
-typedef struct {
-    pid_t pid;
-    int port;
-    char dir[64];
-} apiserver_t;
-
-/* tls_cert/tls_key/token may be NULL. */
-static int apiserver_start_ex(apiserver_t *a, const char *history, const char *tls_cert, const char *tls_key,
-                              const char *token)
-{
-    const char *root = getenv("CMESH_ROOT");
-    char script[512], portfile[128];
-    snprintf(script, sizeof(script), "%s/apiserver/kubeapi.py", root ? root : ".");
-    if (access(script, R_OK) != 0)
-        return -1;
-    snprintf(a->dir, sizeof(a->dir), "/tmp/cmesh-kapi-XXXXXX");
-    if (mkdtemp(a->dir) == NULL)
-        return -1;
-    snprintf(portfile, sizeof(portfile), "%s/port", a->dir);
-    pid_t parent = getpid();
-    a->pid = fork();
-    if (a->pid == 0) {
-        /* Dies with the test process even if an assertion kills it. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(1);
-        char errpath[128];
-        snprintf(errpath, sizeof(errpath), "%s/stderr", a->dir);
-        if (freopen(errpath, "w", stderr) == NULL) /* the server's tracebacks on reset sockets */
-            _exit(126);
-        const char *log = getenv("CMESH_KAPI_LOG"); /* debugging aid: the server's request log */
-        const char *argv[24] = {"python3", script, "--listen", "127.0.0.1:0", "--port-file", portfile,
-                                "--history", history, "--bookmark-interval", "0.3", "--log",
-                                log ? log : "/dev/null"};
-        int n = 12;
-        if (tls_cert != NULL) {
-            argv[n++] = "--tls-cert";
-            argv[n++] = tls_cert;
-            argv[n++] = "--tls-key";
-            argv[n++] = tls_key;
-        }
-        if (token != NULL) {
-            argv[n++] = "--token";
-            argv[n++] = token;
-        }
-        argv[n] = NULL;
-        execv("/usr/bin/python3", (char *const *)argv);
-        _exit(127);
-    }
-    if (a->pid < 0)
-        return -1;
-    for (int i = 0; i < 1000; i++) {
-        FILE *f = fopen(portfile, "r");
-        if (f != NULL) {
-            int ok = fscanf(f, "%d", &a->port) == 1;
-            fclose(f);
-            if (ok && a->port > 0)
-                return 0;
-        }
-        if (waitpid(a->pid, NULL, WNOHANG) == a->pid) {
-            a->pid = 0;
-            return -1;
-        }
-        usleep(10000);
-    }
-    return -1;
-}
-
-static int apiserver_start(apiserver_t *a, const char *history)
-{
-    return apiserver_start_ex(a, history, NULL, NULL, NULL);
-}
-
-static void apiserver_stop(apiserver_t *a)
-{
-    if (a->pid > 0) {
-        kill(a->pid, SIGTERM);
-        for (int i = 0; i < 200 && waitpid(a->pid, NULL, WNOHANG) == 0; i++)
-            usleep(10000);
-        if (waitpid(a->pid, NULL, WNOHANG) == 0) {
-            kill(a->pid, SIGKILL);
-            waitpid(a->pid, NULL, 0);
-        }
-        a->pid = 0;
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", a->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", a->dir);
-}
 
 static int post_fault(mesh_k8s_client_t *c, const char *body)
 {
@@ -312,8 +219,8 @@ static long mismatches(mesh_k8s_informer_t *inf, mesh_k8s_client_t *c)
 START_TEST(test_fault_informer_1000_faults)
 {
     uint64_t t_start = mesh_k8s_now_ms();
-    apiserver_t srv = {0};
-    ck_assert_msg(apiserver_start(&srv, "300") == 0, "cannot start apiserver/kubeapi.py");
+    kapi_proc_t srv = {0};
+    ck_assert_msg(kapi_proc_start(&srv, "300", "0.3", NULL, NULL, NULL) == 0, "cannot start apiserver/kubeapi.py");
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
     mesh_k8s_config_t *cfg = mesh_k8s_config_new_plain(url);
@@ -427,7 +334,7 @@ START_TEST(test_fault_informer_1000_faults)
     mesh_k8s_client_free(drv_client);
     mesh_k8s_client_free(ctl);
     mesh_k8s_config_free(cfg);
-    apiserver_stop(&srv);
+    kapi_proc_stop(&srv);
     uint64_t elapsed = mesh_k8s_now_ms() - t_start;
 
     printf("k8s-fault: faults survived %lu/%d (cut drops %lu, clean drops %lu, compactions %lu "
@@ -466,8 +373,8 @@ END_TEST
 
 START_TEST(test_fault_client_retry_after_and_status)
 {
-    apiserver_t srv = {0};
-    ck_assert_msg(apiserver_start(&srv, "100") == 0, "cannot start apiserver/kubeapi.py");
+    kapi_proc_t srv = {0};
+    ck_assert_msg(kapi_proc_start(&srv, "100", "0.3", NULL, NULL, NULL) == 0, "cannot start apiserver/kubeapi.py");
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
     mesh_k8s_config_t *cfg = mesh_k8s_config_new_plain(url);
@@ -550,7 +457,7 @@ START_TEST(test_fault_client_retry_after_and_status)
     mesh_k8s_client_free(c);
     mesh_k8s_client_free(ctl);
     mesh_k8s_config_free(cfg);
-    apiserver_stop(&srv);
+    kapi_proc_stop(&srv);
     mesh_k8s_config_t *dead = mesh_k8s_config_new_plain("http://127.0.0.1:1");
     mesh_k8s_client_t *dc = mesh_k8s_client_new(dead, &co);
     CHECK(mesh_k8s_get(dc, "/api", &r) == -1 && r.status == 0 && r.message != NULL);
@@ -579,9 +486,9 @@ START_TEST(test_fault_client_tls_kubeconfig_token)
     char crt[128], key[128];
     snprintf(crt, sizeof(crt), "%s/crt.pem", dir);
     snprintf(key, sizeof(key), "%s/key.pem", dir);
-    apiserver_t srv = {0};
+    kapi_proc_t srv = {0};
     /* The server accepts one token; the token file will rotate away from it and back. */
-    int started = apiserver_start_ex(&srv, "100", crt, key, "tok-1") == 0;
+    int started = kapi_proc_start(&srv, "100", "0.3", crt, key, "tok-1") == 0;
     int fails = 0;
     if (started) {
         /* kubeconfig: CA as base64 data, token from a relative tokenFile. */
@@ -634,7 +541,7 @@ START_TEST(test_fault_client_tls_kubeconfig_token)
             mesh_k8s_client_free(c);
             mesh_k8s_config_free(cfg);
         }
-        apiserver_stop(&srv);
+        kapi_proc_stop(&srv);
     }
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     CHECK(system(cmd) == 0);

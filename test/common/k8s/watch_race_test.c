@@ -13,15 +13,13 @@
  * with the worst write-to-handler delay. */
 #include <check.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "kapiproc.h"
 #include "mesh/k8s_informer.h"
 #include "mesh/mem.h"
 
@@ -40,77 +38,6 @@
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "failed: %s (line %d)\n", #cond, __LINE__); fails++; } } while (0)
 
 /* ---- the stand-in server ------------------------------------------------ */
-
-typedef struct {
-    pid_t pid;
-    int port;
-    char dir[64];
-} apiserver_t;
-
-static int apiserver_start(apiserver_t *a)
-{
-    const char *root = getenv("CMESH_ROOT");
-    char script[512], portfile[128];
-    snprintf(script, sizeof(script), "%s/apiserver/kubeapi.py", root ? root : ".");
-    if (access(script, R_OK) != 0)
-        return -1;
-    snprintf(a->dir, sizeof(a->dir), "/tmp/cmesh-kapi-XXXXXX");
-    if (mkdtemp(a->dir) == NULL)
-        return -1;
-    snprintf(portfile, sizeof(portfile), "%s/port", a->dir);
-    pid_t parent = getpid();
-    a->pid = fork();
-    if (a->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(1);
-        char errpath[128];
-        snprintf(errpath, sizeof(errpath), "%s/stderr", a->dir);
-        if (freopen(errpath, "w", stderr) == NULL)
-            _exit(126);
-        const char *log = getenv("CMESH_KAPI_LOG");
-        const char *argv[] = {"python3", script, "--listen", "127.0.0.1:0", "--port-file", portfile,
-                              "--history", HISTORY, "--bookmark-interval", BOOKMARK_INTERVAL, "--log",
-                              log ? log : "/dev/null", NULL};
-        execv("/usr/bin/python3", (char *const *)argv);
-        _exit(127);
-    }
-    if (a->pid < 0)
-        return -1;
-    for (int i = 0; i < 1000; i++) {
-        FILE *f = fopen(portfile, "r");
-        if (f != NULL) {
-            int ok = fscanf(f, "%d", &a->port) == 1;
-            fclose(f);
-            if (ok && a->port > 0)
-                return 0;
-        }
-        if (waitpid(a->pid, NULL, WNOHANG) == a->pid) {
-            a->pid = 0;
-            return -1;
-        }
-        usleep(10000);
-    }
-    return -1;
-}
-
-static void apiserver_stop(apiserver_t *a)
-{
-    if (a->pid > 0) {
-        kill(a->pid, SIGTERM);
-        for (int i = 0; i < 200 && waitpid(a->pid, NULL, WNOHANG) == 0; i++)
-            usleep(10000);
-        if (waitpid(a->pid, NULL, WNOHANG) == 0) {
-            kill(a->pid, SIGKILL);
-            waitpid(a->pid, NULL, 0);
-        }
-        a->pid = 0;
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", a->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", a->dir);
-}
 
 /* ---- what was written, when --------------------------------------------- */
 
@@ -249,8 +176,8 @@ START_TEST(test_reconnecting_informers_lose_no_event)
     int fails = 0;
     memset(written_at, 0, sizeof(written_at));
     atomic_store(&deletes_made, 0);
-    apiserver_t srv = {0};
-    ck_assert_msg(apiserver_start(&srv) == 0, "cannot start apiserver/kubeapi.py");
+    kapi_proc_t srv = {0};
+    ck_assert_msg(kapi_proc_start(&srv, HISTORY, BOOKMARK_INTERVAL, NULL, NULL, NULL) == 0, "cannot start apiserver/kubeapi.py");
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
     mesh_k8s_config_t *cfg = mesh_k8s_config_new_plain(url);
@@ -400,7 +327,7 @@ START_TEST(test_reconnecting_informers_lose_no_event)
     mesh_k8s_client_free(inf_client);
     mesh_k8s_client_free(ctl);
     mesh_k8s_config_free(cfg);
-    apiserver_stop(&srv);
+    kapi_proc_stop(&srv);
     ck_assert_int_eq(fails, 0);
 }
 END_TEST
